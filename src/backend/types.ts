@@ -1,0 +1,44 @@
+// What sits behind a session: an SDK server object (the library) or a stdio child (the gateway).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { JSONRPCMessage, RequestId } from '../jsonrpc.js';
+import type { MaybePromise } from '../store/types.js';
+
+export type Wire = 'legacy' | 'streamable';
+
+/** What the SDK calls `MessageExtraInfo`: passed with every client message. */
+export interface InboundExtra {
+  requestInfo?: { headers: IncomingHttpHeaders; url?: URL };
+  authInfo?: AuthInfo;
+  /** Ends the connection of this request's SSE stream now; the client resumes it with Last-Event-ID. */
+  closeSSEStream?: () => void;
+  /** Ends the connection of the session's GET stream now; the client reopens it. */
+  closeStandaloneSSEStream?: () => void;
+}
+
+/** The session as a backend sees it. */
+export interface BackendHost {
+  readonly sessionId: string;
+  readonly wire: Wire;
+  /** A server→client message; `relatedRequestId` ties it to the client request it belongs to. */
+  send(message: JSONRPCMessage, relatedRequestId?: RequestId): MaybePromise<void>;
+  /** The backend has ended by itself (its server closed, its child exited): end the session. */
+  backendClosed(reason: string): void;
+}
+
+export interface Backend {
+  /** A client→server message, in the order the client sent it. */
+  receive(message: JSONRPCMessage, extra: InboundExtra): void;
+  /** The session is over: release everything. */
+  close(): MaybePromise<void>;
+}
+
+/** What a backend factory knows about the session it serves. */
+export interface SessionContext {
+  sessionId: string;
+  wire: Wire;
+  authInfo?: AuthInfo;
+  headers: IncomingHttpHeaders;
+}
+
+export type BackendFactory = (host: BackendHost, context: SessionContext) => MaybePromise<Backend>;

@@ -1,0 +1,136 @@
+// The library's entry points: a (req, res, next) handler to mount anywhere, and `serve()`.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sdkServerBackend } from './backend/sdk-server.js';
+import type { BackendFactory } from './backend/types.js';
+import { HttpFront, type Next, type RouteHandler } from './http/handler.js';
+import { healthReport, type HealthCheck, type HealthReport } from './http/health.js';
+import { LOOPBACK_HOSTS, resolveOptions, type McpWireOptions, type ResolvedOptions } from './options.js';
+import { SessionManager } from './session/manager.js';
+import { newStats, type Stats } from './session/stats.js';
+import { MemoryBus, MemoryEventStore } from './store/memory.js';
+
+export interface McpHandler {
+  (req: IncomingMessage, res: ServerResponse, next?: Next): void;
+  readonly sessions: SessionManager;
+  readonly stats: Stats;
+  readonly options: ResolvedOptions;
+  /** Tells every session subscribed to `uri` that the resource changed. */
+  notifyResourceUpdated(uri: string): void | Promise<void>;
+  /** Tells every initialized session that a list changed. */
+  notifyListChanged(list: 'tools' | 'prompts' | 'resources'): void | Promise<void>;
+  health(): HealthReport;
+  addHealthCheck(check: HealthCheck): void;
+  addRoute(path: string, handler: RouteHandler, options?: { methods?: string[]; auth?: boolean }): void;
+  /** Stops taking sessions, lets in-flight requests finish for up to `drainMs`, then ends every session. */
+  close(options?: { drainMs?: number }): Promise<void>;
+}
+
+export function createHandler(options: McpWireOptions): McpHandler {
+  const backend: BackendFactory | undefined =
+    options.backend ?? (options.createServer ? sdkServerBackend(options.createServer) : undefined);
+  if (!backend) throw new TypeError('mcpwire: give createServer (a new SDK server per session) or backend');
+  const opts = resolveOptions(options, backend);
+  const stats = newStats();
+  const engine = new SessionManager({
+    store: opts.eventStore ?? new MemoryEventStore({ maxEvents: opts.eventLogMaxEvents, maxBytes: opts.eventLogMaxBytes }),
+    bus: opts.bus ?? new MemoryBus(),
+    stats,
+    log: opts.logger,
+    backendFactory: backend,
+    maxSessions: opts.maxSessions,
+    sessionIdleMs: opts.sessionIdleMs,
+    legacyReconnectGraceMs: opts.legacyReconnectGraceMs,
+    keepAliveMs: opts.keepAliveMs,
+    retryMs: opts.retryMs,
+    sse: { maxBufferedBytes: opts.maxBufferedBytes },
+    retainFinishedStreams: opts.retainFinishedStreams,
+    finishedStreamTtlMs: opts.finishedStreamTtlMs,
+  });
+  const front = new HttpFront(opts, engine);
+  const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => front.handle(req, res, next)) as McpHandler;
+  Object.assign(handler, {
+    sessions: engine,
+    stats,
+    options: opts,
+    notifyResourceUpdated: (uri: string) => engine.publish({ kind: 'resource_updated', uri }),
+    notifyListChanged: (list: 'tools' | 'prompts' | 'resources') => engine.publish({ kind: `${list}_list_changed` }),
+    health: () => healthReport(engine, front.healthChecks),
+    addHealthCheck: (check: HealthCheck) => front.healthChecks.push(check),
+    addRoute: front.addRoute.bind(front),
+    close: (o?: { drainMs?: number }) => engine.close(o?.drainMs ?? 0),
+  });
+  return handler;
+}
+
+export interface ServeOptions extends McpWireOptions {
+  /** Port to listen on (0 for a free one). Default 3000. */
+  port?: number;
+  /** Address to bind. Default 127.0.0.1. */
+  host?: string;
+  /** Allow a non-loopback bind without auth. */
+  insecure?: boolean;
+}
+
+export interface McpWireServer {
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly handler: McpHandler;
+  readonly httpServer: Server;
+  close(options?: { drainMs?: number }): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export async function serve(options: ServeOptions): Promise<McpWireServer> {
+  const host = options.host ?? '127.0.0.1';
+  const loopback = isLoopback(host);
+  const hasAuth = Boolean(options.auth?.tokens?.length || options.auth?.verifyToken);
+  if (!loopback && !hasAuth && !options.insecure) {
+    throw new Error(
+      `mcpwire: refusing to listen on ${host} without auth; give a token (auth.tokens / --token) or say insecure (--insecure)`,
+    );
+  }
+  const handler = createHandler({
+    ...options,
+    allowedHosts: options.allowedHosts ?? (loopback ? LOOPBACK_HOSTS : false),
+  });
+  const httpServer = createHttpServer({ requireHostHeader: false }, handler);
+  // Longer than the usual proxy idle timeouts, so a proxy never reuses a socket the server just closed.
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
+  httpServer.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy(err);
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? 3000, host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    host,
+    handler,
+    httpServer,
+    close(o?: { drainMs?: number }): Promise<void> {
+      closing ??= (async () => {
+        await handler.close(o);
+        await new Promise<void>((resolve) => {
+          httpServer.close(() => resolve());
+          httpServer.closeAllConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}

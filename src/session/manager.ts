@@ -1,0 +1,163 @@
+// The set of live sessions: creation under limits, lookup bound to the principal, idle expiry,
+// change notifications fanned out to the sessions they concern, and shutdown with drain.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { BackendFactory, InboundExtra, SessionContext, Wire } from '../backend/types.js';
+import type { Bus, ChangeEvent, EventStore } from '../store/types.js';
+import { Session } from './session.js';
+import { SseConnections, type SseLimits } from './sse-writer.js';
+import type { Stats } from './stats.js';
+
+export interface EngineOptions {
+  store: EventStore;
+  bus: Bus;
+  stats: Stats;
+  log: Logger;
+  backendFactory: BackendFactory;
+  maxSessions: number;
+  sessionIdleMs: number;
+  legacyReconnectGraceMs: number;
+  keepAliveMs: number;
+  retryMs: number;
+  sse: SseLimits;
+  retainFinishedStreams: number;
+  finishedStreamTtlMs: number;
+}
+
+export type CreateRefusal = 'draining' | 'full';
+
+const NOTIFICATION_METHOD: Record<ChangeEvent['kind'], string> = {
+  resource_updated: 'notifications/resources/updated',
+  tools_list_changed: 'notifications/tools/list_changed',
+  prompts_list_changed: 'notifications/prompts/list_changed',
+  resources_list_changed: 'notifications/resources/list_changed',
+};
+
+export class SessionManager {
+  readonly sessions = new Map<string, Session>();
+  readonly byWire: Record<Wire, number> = { legacy: 0, streamable: 0 };
+  readonly connections: SseConnections;
+  draining = false;
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  private readonly unsubscribeBus: () => void;
+  private readonly sessionDeps;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.connections = new SseConnections(opts.sse, opts.stats, opts.keepAliveMs);
+    this.sessionDeps = {
+      store: opts.store,
+      stats: opts.stats,
+      log: opts.log,
+      backendFactory: opts.backendFactory,
+      retryMs: opts.retryMs,
+      retainFinishedStreams: opts.retainFinishedStreams,
+      finishedStreamTtlMs: opts.finishedStreamTtlMs,
+      onEnded: (s: Session, reason: string) => this.forget(s, reason),
+      onDetached: (s: Session) => this.detached(s),
+    };
+    if (opts.sessionIdleMs > 0) {
+      const every = Math.max(250, Math.min(opts.sessionIdleMs / 4, 30_000));
+      this.sweeper = setInterval(() => this.sweep(), every);
+      this.sweeper.unref();
+    }
+    this.unsubscribeBus = opts.bus.subscribe((e) => this.deliverChange(e));
+  }
+
+  get stats(): Stats {
+    return this.opts.stats;
+  }
+
+  create(wire: Wire, principal: string | undefined, context: Omit<SessionContext, 'sessionId' | 'wire'>): Session | CreateRefusal {
+    if (this.draining) return 'draining';
+    if (this.sessions.size >= this.opts.maxSessions) return 'full';
+    const id = randomUUID();
+    const session = new Session(id, wire, principal, { ...context, sessionId: id, wire }, this.sessionDeps);
+    this.sessions.set(id, session);
+    this.byWire[wire]++;
+    this.opts.stats.sessionsCreated++;
+    return session;
+  }
+
+  /** The session with this id, if it exists and belongs to this principal (else it is "unknown"). */
+  get(id: string, principal: string | undefined): Session | undefined {
+    const s = this.sessions.get(id);
+    if (!s || s.principal !== principal) return undefined;
+    return s;
+  }
+
+  /** Publishes a change; every session (and, later, every listener) it concerns is notified. */
+  publish(event: ChangeEvent): void | Promise<void> {
+    return this.opts.bus.publish(event);
+  }
+
+  private deliverChange(event: ChangeEvent): void {
+    const method = NOTIFICATION_METHOD[event.kind];
+    const message =
+      event.kind === 'resource_updated'
+        ? { jsonrpc: '2.0' as const, method, params: { uri: event.uri } }
+        : { jsonrpc: '2.0' as const, method };
+    for (const s of this.sessions.values()) {
+      if (s.protocolVersion === undefined) continue; // not initialized yet
+      if (event.kind === 'resource_updated' && !s.subscriptions.has(event.uri)) continue;
+      void s.send(message);
+    }
+  }
+
+  private detached(s: Session): void {
+    if (s.ended || s.wire !== 'legacy' || s.attachedStreams > 0) return;
+    // The legacy stream is the session's lifeline: without a reconnect (Last-Event-ID) it ends.
+    if (s.graceTimer) clearTimeout(s.graceTimer);
+    s.graceTimer = setTimeout(() => {
+      s.graceTimer = undefined;
+      if (s.attachedStreams === 0) s.end('legacy stream closed');
+    }, this.opts.legacyReconnectGraceMs);
+    s.graceTimer.unref();
+  }
+
+  reattached(s: Session): void {
+    if (s.graceTimer) clearTimeout(s.graceTimer);
+    s.graceTimer = undefined;
+  }
+
+  private forget(s: Session, reason: string): void {
+    if (this.sessions.get(s.id) !== s) return;
+    this.sessions.delete(s.id);
+    this.byWire[s.wire]--;
+    this.opts.stats.sessionsEnded++;
+    this.opts.log.debug({ sessionId: s.id, wire: s.wire, reason }, 'session ended');
+  }
+
+  private sweep(): void {
+    const oldest = Date.now() - this.opts.sessionIdleMs;
+    for (const s of this.sessions.values()) {
+      if (s.lastActive < oldest && s.pendingRequests === 0 && s.attachedStreams === 0) s.end('idle');
+    }
+  }
+
+  get pendingRequests(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.pendingRequests;
+    return n;
+  }
+
+  /**
+   * Stops taking sessions, lets in-flight requests finish for up to `drainMs`, then sends `retry:` on
+   * every open stream, ends every session and stops the timers.
+   */
+  async close(drainMs = 0): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + drainMs;
+    while (this.pendingRequests > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+    for (const s of [...this.sessions.values()]) {
+      s.closeConnections(this.opts.retryMs);
+      s.end('server shutdown');
+    }
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.connections.stop();
+    this.unsubscribeBus();
+  }
+}
+
+export type { InboundExtra };

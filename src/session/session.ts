@@ -1,0 +1,404 @@
+// One MCP session: its plain-data record, its outgoing streams with their logs, and its backend.
+// Every server→client message is routed to exactly one stream, logged there (getting its event id),
+// and then written to whichever connection holds that stream, if any.
+import type { Logger } from 'pino';
+import type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext, Wire } from '../backend/types.js';
+import { ErrorCode, type JSONRPCMessage, type ParsedMessage, type RequestId } from '../jsonrpc.js';
+import type { EventStore, ReadResult, StreamLog } from '../store/types.js';
+import { GET_TAG, LEGACY_TAG, formatEventId, requestTag } from './event-id.js';
+import type { SseConnection, StreamSink } from './sse-writer.js';
+import type { Stats } from './stats.js';
+
+export interface SessionDeps {
+  store: EventStore;
+  stats: Stats;
+  log: Logger;
+  backendFactory: BackendFactory;
+  retryMs: number;
+  /** Finished POST streams kept for resumption, per session. */
+  retainFinishedStreams: number;
+  finishedStreamTtlMs: number;
+  onEnded(session: Session, reason: string): void;
+  onDetached(session: Session): void;
+}
+
+class OutStream {
+  sink: StreamSink | undefined;
+  /** Cursor of the last event written to a connection: a fresh GET starts after it. */
+  delivered: string;
+  /** Requests of this POST still waiting for their response. */
+  pending = 0;
+  finished = false;
+  finishedAt = 0;
+  /** JSON-response mode: only responses are written here. */
+  json = false;
+
+  constructor(
+    readonly tag: string,
+    readonly log: StreamLog,
+  ) {
+    this.delivered = log.initialCursor;
+  }
+}
+
+export type AttachOutcome = 'attached' | 'expired' | 'unknown' | 'complete';
+
+/** Where a connection attaching to a stream starts reading. */
+export type ResumeFrom = 'undelivered' | 'start' | { after: string };
+
+/** Requests whose effect on the session record is applied when they succeed. */
+const RECORDED_METHODS = new Set(['initialize', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+
+export class Session implements BackendHost {
+  readonly createdAt = Date.now();
+  lastActive = this.createdAt;
+  ended = false;
+  /** What another process would need to rebuild this session: plain data, kept current. */
+  protocolVersion: string | undefined;
+  initializeParams: unknown;
+  logLevel: string | undefined;
+  readonly subscriptions = new Set<string>();
+
+  private readonly streams = new Map<string, OutStream>();
+  private readonly pending = new Map<RequestId, OutStream>();
+  private readonly finishedQueue: OutStream[] = [];
+  private readonly recorded = new Map<RequestId, { method: string; params: Record<string, unknown> | undefined }>();
+  private backend: Backend | undefined;
+  private backendStarting: Promise<Backend> | undefined;
+  /** Timer that ends a legacy session whose stream went away and did not come back. */
+  graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly wire: Wire,
+    readonly principal: string | undefined,
+    private readonly context: SessionContext,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  get sessionId(): string {
+    return this.id;
+  }
+
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
+  get attachedStreams(): number {
+    let n = 0;
+    for (const s of this.streams.values()) if (s.sink && !s.sink.closed) n++;
+    return n;
+  }
+
+  hasPending(id: RequestId): boolean {
+    return this.pending.has(id);
+  }
+
+  // ── client → server ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Opens the response stream of a POST carrying these requests. The caller attaches the sink
+   * (an SSE connection or a JSON collector) right after, and then delivers the messages.
+   */
+  openRequestStream(requestIds: RequestId[], json: boolean): string {
+    this.pruneFinished();
+    const tag = requestTag(requestIds[0]!);
+    const stream = new OutStream(tag, this.deps.store.open(this.id, tag));
+    stream.json = json;
+    stream.pending = requestIds.length;
+    this.streams.set(tag, stream);
+    for (const id of requestIds) this.pending.set(id, stream);
+    return tag;
+  }
+
+  /** Delivers client messages to the backend, starting it on first use. */
+  receive(messages: ParsedMessage[], extra: InboundExtra): void {
+    this.lastActive = Date.now();
+    this.deps.stats.messagesIn += messages.length;
+    for (const p of messages) {
+      if (p.kind !== 'request') continue;
+      const req = p.message as { id: RequestId; method: string; params?: Record<string, unknown> };
+      // Legacy responses all go to the one stream; pending still counts in-flight work for drain.
+      if (this.wire === 'legacy') this.pending.set(req.id, this.standalone(LEGACY_TAG));
+      if (RECORDED_METHODS.has(req.method)) this.recorded.set(req.id, { method: req.method, params: req.params });
+    }
+    const backend = this.backend;
+    if (backend) {
+      for (const p of messages) backend.receive(p.message, extra);
+      return;
+    }
+    this.backendStarting ??= this.startBackend();
+    this.backendStarting.then(
+      (b) => {
+        if (!this.ended) for (const p of messages) b.receive(p.message, extra);
+      },
+      (err: unknown) => this.backendFailed(messages, err),
+    );
+  }
+
+  private async startBackend(): Promise<Backend> {
+    const backend = await this.deps.backendFactory(this, this.context);
+    if (this.ended) {
+      await backend.close();
+      throw new Error('session ended while its server was starting');
+    }
+    this.backend = backend;
+    return backend;
+  }
+
+  private backendFailed(messages: ParsedMessage[], err: unknown): void {
+    if (this.ended) return;
+    this.deps.log.error({ err, sessionId: this.id }, 'could not start the server for a session');
+    for (const p of messages) {
+      if (p.kind !== 'request') continue;
+      const id = (p.message as { id: RequestId }).id;
+      void this.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: 'Internal error: the server for this session could not be started' } });
+    }
+    this.end('backend failed to start');
+  }
+
+  // ── server → client ──────────────────────────────────────────────────────────────────────────
+
+  send(message: JSONRPCMessage, relatedRequestId?: RequestId): void | Promise<void> {
+    if (this.ended) return;
+    const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown> };
+    const responseId = m.method === undefined && m.id !== undefined ? m.id : undefined;
+    let stream: OutStream;
+    if (this.wire === 'legacy') {
+      stream = this.standalone(LEGACY_TAG);
+    } else if (responseId !== undefined) {
+      const s = this.pending.get(responseId);
+      if (!s) {
+        this.deps.stats.orphanResponses++;
+        return;
+      }
+      stream = s;
+    } else if (relatedRequestId !== undefined) {
+      const s = this.pending.get(relatedRequestId);
+      // JSON responses carry only the response: related messages take the GET stream, not the bin.
+      stream = s && !s.json ? s : this.standalone(GET_TAG);
+    } else {
+      stream = this.standalone(GET_TAG);
+    }
+    const data = JSON.stringify(message);
+    this.deps.stats.messagesOut++;
+    this.deps.stats.bytesOut += data.length;
+    const cursor = stream.log.append(data);
+    if (typeof cursor === 'string') {
+      this.logged(stream, cursor, data, responseId, m.result);
+      return;
+    }
+    return cursor.then((c) => this.logged(stream, c, data, responseId, m.result));
+  }
+
+  private logged(stream: OutStream, cursor: string, data: string, responseId: RequestId | undefined, result: unknown): void {
+    const sink = stream.sink;
+    if (sink && !sink.closed) {
+      sink.write(this.eventId(stream.tag, cursor), data, responseId !== undefined);
+      stream.delivered = cursor;
+    }
+    if (responseId === undefined) return;
+    if (this.pending.get(responseId) === stream) this.pending.delete(responseId);
+    const recorded = this.recorded.get(responseId);
+    if (recorded) {
+      this.recorded.delete(responseId);
+      if (result !== undefined) this.record(recorded.method, recorded.params, result as Record<string, unknown>);
+      else if (recorded.method === 'initialize') queueMicrotask(() => this.end('initialize failed'));
+    }
+    if (stream.tag.startsWith('r.') && --stream.pending === 0) this.finish(stream);
+  }
+
+  private record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {
+    switch (method) {
+      case 'initialize':
+        this.initializeParams = params;
+        if (typeof result.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
+        break;
+      case 'logging/setLevel':
+        if (typeof params?.level === 'string') this.logLevel = params.level;
+        break;
+      case 'resources/subscribe':
+        if (typeof params?.uri === 'string') this.subscriptions.add(params.uri);
+        break;
+      case 'resources/unsubscribe':
+        if (typeof params?.uri === 'string') this.subscriptions.delete(params.uri);
+        break;
+    }
+  }
+
+  private finish(stream: OutStream): void {
+    stream.finished = true;
+    stream.finishedAt = Date.now();
+    this.finishedQueue.push(stream);
+    const sink = stream.sink;
+    stream.sink = undefined;
+    if (sink) {
+      sink.onClosed = undefined;
+      sink.finish();
+    }
+  }
+
+  /** Drops finished POST streams past the retention count or age. */
+  private pruneFinished(): void {
+    const q = this.finishedQueue;
+    const oldest = Date.now() - this.deps.finishedStreamTtlMs;
+    let drop = 0;
+    while (drop < q.length && (q.length - drop > this.deps.retainFinishedStreams || q[drop]!.finishedAt < oldest)) {
+      const s = q[drop++]!;
+      if (this.streams.get(s.tag) === s) this.streams.delete(s.tag);
+      void s.log.drop();
+    }
+    if (drop > 0) q.splice(0, drop);
+  }
+
+  private standalone(tag: string): OutStream {
+    let s = this.streams.get(tag);
+    if (!s) {
+      s = new OutStream(tag, this.deps.store.open(this.id, tag));
+      this.streams.set(tag, s);
+    }
+    return s;
+  }
+
+  private eventId(tag: string, cursor: string): string {
+    return this.wire === 'legacy' ? formatEventId(tag, cursor, this.id) : formatEventId(tag, cursor);
+  }
+
+  // ── connections ──────────────────────────────────────────────────────────────────────────────
+
+  /** Attaches the JSON collector or SSE connection of a POST to the stream just opened for it. */
+  attachFresh(tag: string, sink: StreamSink): void {
+    const stream = this.streams.get(tag)!;
+    this.hold(stream, sink);
+  }
+
+  /** The event id a fresh stream's priming event carries: "replay from the start". */
+  primingId(tag: string): string {
+    const stream = this.streams.get(tag) ?? this.standalone(tag);
+    return this.eventId(tag, stream.log.initialCursor);
+  }
+
+  /**
+   * Attaches a connection to a stream, replaying what it missed: the events after the client's
+   * Last-Event-ID cursor, the whole stream, or what no connection has received yet. `start` opens
+   * the connection (status, headers, a priming event with the given id) once the outcome is known
+   * to be good. A connection already holding the stream is replaced: a reconnect never gets a 409.
+   */
+  attach(tag: string, from: ResumeFrom, start: (primingId: string) => SseConnection): AttachOutcome | Promise<AttachOutcome> {
+    let stream = this.streams.get(tag);
+    if (!stream) {
+      if (tag !== GET_TAG && tag !== LEGACY_TAG) {
+        this.deps.stats.resumeMisses++;
+        return 'unknown';
+      }
+      stream = this.standalone(tag);
+    }
+    const s = stream;
+    const old = s.sink;
+    if (old && !old.closed) {
+      this.deps.stats.takeovers++;
+      s.sink = undefined;
+      old.onClosed = undefined;
+      old.close();
+    }
+    const after = from === 'start' ? s.log.initialCursor : from === 'undelivered' ? s.delivered : from.after;
+    const resuming = typeof from === 'object';
+    const read = s.log.readAfter(after);
+    const go = (r: ReadResult): AttachOutcome => this.replay(s, r, after, resuming, start);
+    return read instanceof Promise ? read.then(go) : go(read);
+  }
+
+  private replay(
+    stream: OutStream,
+    r: ReadResult,
+    after: string,
+    resuming: boolean,
+    start: (primingId: string) => SseConnection,
+  ): AttachOutcome {
+    if (this.ended) return 'unknown';
+    if (r.invalid) {
+      this.deps.stats.resumeMisses++;
+      return 'unknown';
+    }
+    if (r.expired) {
+      if (resuming) {
+        this.deps.stats.resumeMisses++;
+        return 'expired';
+      }
+      this.deps.stats.eventsDropped += stream.log.evicted;
+    }
+    if (stream.finished && r.events.length === 0) return 'complete';
+    const conn = start(this.eventId(stream.tag, after));
+    if (resuming) this.deps.stats.replays++;
+    this.deps.stats.eventsReplayed += r.events.length;
+    for (const e of r.events) conn.write(this.eventId(stream.tag, e.cursor), e.data);
+    if (r.events.length > 0) stream.delivered = r.events[r.events.length - 1]!.cursor;
+    if (stream.finished) {
+      conn.finish();
+    } else {
+      this.hold(stream, conn);
+    }
+    return 'attached';
+  }
+
+  private hold(stream: OutStream, sink: StreamSink): void {
+    stream.sink = sink;
+    sink.onClosed = () => {
+      if (stream.sink === sink) stream.sink = undefined;
+      this.lastActive = Date.now();
+      this.deps.onDetached(this);
+    };
+  }
+
+  /** Ends the connection of a request's SSE stream (SSE polling); the stream itself goes on. */
+  closeConnectionOf(requestId: RequestId): void {
+    const stream = this.pending.get(requestId);
+    if (stream?.sink && !stream.json) stream.sink.close(this.deps.retryMs);
+  }
+
+  closeStandaloneConnection(): void {
+    this.streams.get(GET_TAG)?.sink?.close(this.deps.retryMs);
+  }
+
+  /** Sends `retry:` and ends every connection (drain), leaving the streams resumable. */
+  closeConnections(retryMs: number | undefined): void {
+    for (const s of this.streams.values()) {
+      const sink = s.sink;
+      if (sink && !sink.closed) sink.close(retryMs);
+    }
+  }
+
+  // ── end ──────────────────────────────────────────────────────────────────────────────────────
+
+  backendClosed(reason: string): void {
+    this.end(reason);
+  }
+
+  /** Ends the session: closes its connections, frees its logs and closes its backend. Idempotent. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    for (const s of this.streams.values()) {
+      const sink = s.sink;
+      s.sink = undefined;
+      if (sink) {
+        sink.onClosed = undefined;
+        sink.finish();
+      }
+      void s.log.drop();
+    }
+    this.streams.clear();
+    this.pending.clear();
+    this.recorded.clear();
+    this.finishedQueue.length = 0;
+    const backend = this.backend;
+    this.backend = undefined;
+    if (backend) {
+      Promise.resolve()
+        .then(() => backend.close())
+        .catch((err: unknown) => this.deps.log.warn({ err, sessionId: this.id }, 'closing a session server failed'));
+    }
+    this.deps.onEnded(this, reason);
+  }
+}

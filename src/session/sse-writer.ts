@@ -1,0 +1,203 @@
+// Writing Server-Sent Events to one HTTP response, with keepalive, backpressure and a byte bound.
+import type { ServerResponse } from 'node:http';
+import type { Stats } from './stats.js';
+
+/** Where a stream's logged messages go: an SSE connection, or a JSON response being collected. */
+export interface StreamSink {
+  readonly closed: boolean;
+  /** Writes one logged message under its event id. */
+  write(eventId: string, data: string, isResponse: boolean): void;
+  /** The stream is complete: flush what is buffered and end the response. */
+  finish(): void;
+  /** Drops the connection now (takeover, eviction, session end); `retryMs` is sent first when given. */
+  close(retryMs?: number): void;
+  /** Called once when the sink is gone, however it went. */
+  onClosed?: () => void;
+}
+
+export interface SseLimits {
+  /** Bytes a connection may have queued (unsent to the kernel) before it is cut (default 4 MiB). */
+  maxBufferedBytes: number;
+}
+
+const SSE_HEADERS: Record<string, string> = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
+/** Every open SSE connection, for the shared keepalive and stall timer (one timer, not one per stream). */
+export class SseConnections {
+  readonly open = new Set<SseConnection>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly limits: SseLimits,
+    readonly stats: Stats,
+    private readonly keepAliveMs: number,
+  ) {
+    if (keepAliveMs > 0) {
+      this.timer = setInterval(() => this.tick(), keepAliveMs);
+      this.timer.unref();
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const quietSince = now - this.keepAliveMs * 0.9;
+    for (const conn of this.open) conn.onTick(now, quietSince, this.keepAliveMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+export class SseConnection implements StreamSink {
+  closed = false;
+  onClosed?: () => void;
+  private lastWrite = 0;
+  /** Set while bytes stay queued across ticks without draining: the client stopped reading. */
+  private stalledSince = 0;
+  private stalledAt = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly registry: SseConnections,
+  ) {
+    const socket = res.socket;
+    if (socket) {
+      // Half-open connections (a peer that vanished without a FIN) are found by the kernel.
+      socket.setKeepAlive(true, 30_000);
+      socket.setNoDelay(true);
+      socket.setTimeout(0);
+    }
+    res.on('close', () => this.closedByPeer());
+  }
+
+  /** Sends the status line, headers and a first chunk at once, so proxies and clients see bytes at t=0. */
+  start(extraHeaders: Record<string, string> | undefined, first: string): void {
+    this.res.writeHead(200, extraHeaders ? { ...SSE_HEADERS, ...extraHeaders } : SSE_HEADERS);
+    this.registry.open.add(this);
+    this.registry.stats.streamsOpened++;
+    this.send(first);
+  }
+
+  write(eventId: string, data: string): void {
+    this.send(`event: message\nid: ${eventId}\ndata: ${data}\n\n`);
+  }
+
+  /** An event that does not move the client's Last-Event-ID (the legacy `endpoint` event on reattach). */
+  writeNamed(event: string, data: string, eventId?: string): void {
+    this.send(eventId === undefined ? `event: ${event}\ndata: ${data}\n\n` : `event: ${event}\nid: ${eventId}\ndata: ${data}\n\n`);
+  }
+
+  finish(): void {
+    if (this.closed) return;
+    this.res.end();
+    this.cleanup();
+  }
+
+  close(retryMs?: number): void {
+    if (this.closed) return;
+    if (retryMs !== undefined) {
+      this.res.end(`retry: ${retryMs}\n\n`);
+    } else {
+      this.res.destroy();
+    }
+    this.cleanup();
+  }
+
+  onTick(now: number, quietSince: number, keepAliveMs: number): void {
+    if (this.closed) return;
+    const queued = this.res.writableLength;
+    if (queued > 0) {
+      if (this.stalledSince === 0 || queued < this.stalledAt) {
+        this.stalledSince = now;
+        this.stalledAt = queued;
+      } else if (now - this.stalledSince >= Math.max(2 * keepAliveMs, 30_000)) {
+        this.registry.stats.stalledStreamsClosed++;
+        this.close();
+        return;
+      }
+    } else {
+      this.stalledSince = 0;
+    }
+    if (this.lastWrite <= quietSince) {
+      this.registry.stats.keepalivesSent++;
+      this.send(': keepalive\n\n');
+    }
+  }
+
+  private send(chunk: string): void {
+    if (this.closed) return;
+    this.res.write(chunk);
+    this.lastWrite = Date.now();
+    if (this.res.writableLength > this.registry.limits.maxBufferedBytes) {
+      // A client that does not read must not make the process grow; it can resume from the log.
+      this.registry.stats.slowClientsEvicted++;
+      this.close();
+    }
+  }
+
+  private closedByPeer(): void {
+    if (this.closed) return;
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    this.closed = true;
+    this.registry.open.delete(this);
+    this.registry.stats.streamsClosed++;
+    const cb = this.onClosed;
+    this.onClosed = undefined;
+    cb?.();
+  }
+}
+
+/**
+ * JSON-response mode: collects the responses of one POST and writes them as one JSON body when the
+ * last one has arrived. Only responses come here; the session routes related notifications and
+ * requests to the GET stream instead, so nothing is dropped.
+ */
+export class JsonSink implements StreamSink {
+  closed = false;
+  onClosed?: () => void;
+  private readonly bodies: string[] = [];
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+    private readonly batch: boolean,
+  ) {
+    res.on('close', () => this.markClosed());
+  }
+
+  write(_eventId: string, data: string, isResponse: boolean): void {
+    if (isResponse) this.bodies.push(data);
+  }
+
+  finish(): void {
+    if (this.closed) return;
+    const body = this.batch ? `[${this.bodies.join(',')}]` : (this.bodies[0] ?? '');
+    this.res.writeHead(200, { ...this.headers, 'Content-Type': 'application/json' });
+    this.res.end(body);
+    this.markClosed();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.res.destroy();
+    this.markClosed();
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const cb = this.onClosed;
+    this.onClosed = undefined;
+    cb?.();
+  }
+}

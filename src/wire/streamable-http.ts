@@ -1,0 +1,181 @@
+// Streamable HTTP (2025-03-26 … 2025-11-25): POST / GET / DELETE on one endpoint, Mcp-Session-Id.
+// Only translation lives here: sessions, routing and replay are the session engine's.
+import { sendError } from '../http/responses.js';
+import { ErrorCode, isInitializeRequest } from '../jsonrpc.js';
+import { GET_TAG, LEGACY_TAG, parseEventId, requestTag } from '../session/event-id.js';
+import type { ResumeFrom, Session } from '../session/session.js';
+import { JsonSink, SseConnection } from '../session/sse-writer.js';
+import {
+  accepts,
+  inboundExtra,
+  overPendingLimit,
+  protocolVersionOk,
+  readMessages,
+  refuseNewSession,
+  requestIdsOf,
+  sessionNotFound,
+  type WireContext,
+} from './inbound.js';
+
+/** Batches were part of 2025-03-26 only. */
+const BATCH_VERSIONS = new Set(['2025-03-26']);
+
+export async function handlePost(ctx: WireContext): Promise<void> {
+  const { req, res, engine } = ctx;
+  if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
+    sendError(res, 406, ErrorCode.ServerError, 'Not Acceptable: Accept must list application/json and text/event-stream');
+    return;
+  }
+  if (!protocolVersionOk(ctx)) return;
+  const inbound = await readMessages(ctx);
+  if (!inbound) return;
+  const { messages, batch } = inbound;
+  const sessionHeader = req.headers['mcp-session-id'] as string | undefined;
+  let session: Session;
+  if (messages.some(isInitializeRequest)) {
+    if (batch) {
+      sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: initialize must be sent on its own, not in a batch');
+      return;
+    }
+    if (sessionHeader !== undefined) {
+      if (engine.get(sessionHeader, ctx.principal)) {
+        sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: this session is already initialized');
+      } else {
+        sessionNotFound(res);
+      }
+      return;
+    }
+    const created = engine.create('streamable', ctx.principal, { headers: req.headers, authInfo: ctx.authInfo });
+    if (typeof created === 'string') {
+      refuseNewSession(res, created);
+      return;
+    }
+    session = created;
+  } else {
+    if (sessionHeader === undefined) {
+      sendError(res, 400, ErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
+    const found = engine.get(sessionHeader, ctx.principal);
+    if (!found || found.wire !== 'streamable') {
+      sessionNotFound(res);
+      return;
+    }
+    session = found;
+    if (batch && !BATCH_VERSIONS.has(session.protocolVersion ?? '')) {
+      sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: batches are not supported by the negotiated protocol version');
+      return;
+    }
+  }
+
+  const ids = requestIdsOf(messages);
+  if (ids.length === 0) {
+    session.receive(messages, inboundExtra(ctx));
+    res.writeHead(202, { 'Mcp-Session-Id': session.id, 'Content-Length': 0 });
+    res.end();
+    return;
+  }
+  if (ids.some((id) => session.hasPending(id))) {
+    if (!batch && ids.length === 1) {
+      // The same request sent again while it runs (its connection broke): join its stream from the start.
+      await resume(ctx, session, requestTag(ids[0]!), 'start');
+    } else {
+      sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id of this batch is already in use in this session');
+    }
+    return;
+  }
+  if (overPendingLimit(ctx, session, ids.length)) return;
+
+  const json = ctx.opts.responseMode === 'json';
+  const tag = session.openRequestStream(ids, json);
+  const headers = { 'Mcp-Session-Id': session.id };
+  if (json) {
+    session.attachFresh(tag, new JsonSink(res, headers, batch));
+    session.receive(messages, inboundExtra(ctx));
+    return;
+  }
+  const conn = new SseConnection(res, engine.connections);
+  conn.start(headers, priming(session.primingId(tag), ctx.opts.retryMs));
+  session.attachFresh(tag, conn);
+  const id = ids[0]!;
+  session.receive(messages, inboundExtra(ctx, batch ? undefined : () => session.closeConnectionOf(id)));
+}
+
+export async function handleGet(ctx: WireContext): Promise<void> {
+  const { req, res, engine } = ctx;
+  if (!accepts(req, 'text/event-stream')) {
+    sendError(res, 406, ErrorCode.ServerError, 'Not Acceptable: Accept must list text/event-stream');
+    return;
+  }
+  const session = sessionOf(ctx);
+  if (!session || !protocolVersionOk(ctx)) return;
+  const lastEventId = req.headers['last-event-id'] as string | undefined;
+  if (lastEventId === undefined) {
+    await resume(ctx, session, GET_TAG, 'undelivered');
+    return;
+  }
+  const parsed = parseEventId(lastEventId);
+  if (!parsed || parsed.sessionId !== undefined || parsed.tag === LEGACY_TAG) {
+    engine.stats.resumeMisses++;
+    sendError(res, 400, ErrorCode.ServerError, 'Bad Request: Last-Event-ID is not an event id of this endpoint');
+    return;
+  }
+  await resume(ctx, session, parsed.tag, { after: parsed.cursor });
+}
+
+export function handleDelete(ctx: WireContext): void {
+  const session = sessionOf(ctx);
+  if (!session || !protocolVersionOk(ctx)) return;
+  session.end('deleted by the client');
+  ctx.res.writeHead(200, { 'Content-Length': 0 });
+  ctx.res.end();
+}
+
+function sessionOf(ctx: WireContext): Session | undefined {
+  const id = ctx.req.headers['mcp-session-id'] as string | undefined;
+  if (id === undefined) {
+    sendError(ctx.res, 400, ErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
+    return undefined;
+  }
+  const session = ctx.engine.get(id, ctx.principal);
+  if (!session || session.wire !== 'streamable') {
+    sessionNotFound(ctx.res);
+    return undefined;
+  }
+  return session;
+}
+
+/** Attaches this request's connection to a stream of the session, replaying from `from`. */
+async function resume(ctx: WireContext, session: Session, tag: string, from: ResumeFrom): Promise<void> {
+  const { res, engine } = ctx;
+  const outcome = await session.attach(tag, from, (primingId) => {
+    const conn = new SseConnection(res, engine.connections);
+    conn.start({ 'Mcp-Session-Id': session.id }, priming(primingId, ctx.opts.retryMs));
+    return conn;
+  });
+  switch (outcome) {
+    case 'attached':
+      return;
+    case 'complete':
+      // The stream ended and the client has all of it: 204 tells SSE clients not to reconnect.
+      res.writeHead(204, { 'Mcp-Session-Id': session.id });
+      res.end();
+      return;
+    case 'expired':
+    case 'unknown':
+      sendError(
+        res,
+        410,
+        ErrorCode.ServerError,
+        'Gone: the events after this Last-Event-ID are no longer in the log; open a new stream without Last-Event-ID and fetch current state again',
+        { 'Mcp-Session-Id': session.id },
+        { reason: outcome === 'expired' ? 'cursor_expired' : 'stream_unknown' },
+      );
+      return;
+  }
+}
+
+/** The first bytes of a stream: an event id (what to resume from) with empty data, and the retry hint. */
+function priming(eventId: string, retryMs: number): string {
+  return `id: ${eventId}\nretry: ${retryMs}\ndata: \n\n`;
+}
