@@ -26,6 +26,12 @@ export interface EngineOptions {
 
 export type CreateRefusal = 'draining' | 'full';
 
+/** What happens in the engine, for observers (the dashboard); emitted only while someone watches. */
+export type EngineEvent =
+  | { type: 'session-opened'; sessionId: string; wire: Wire }
+  | { type: 'session-ended'; sessionId: string; wire: Wire; reason: string }
+  | { type: 'change'; change: ChangeEvent; sessionIds: string[] };
+
 const NOTIFICATION_METHOD: Record<ChangeEvent['kind'], string> = {
   resource_updated: 'notifications/resources/updated',
   tools_list_changed: 'notifications/tools/list_changed',
@@ -41,6 +47,7 @@ export class SessionManager {
   private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly unsubscribeBus: () => void;
   private readonly sessionDeps;
+  private readonly watchers = new Set<(e: EngineEvent) => void>();
 
   constructor(private readonly opts: EngineOptions) {
     this.connections = new SseConnections(opts.sse, opts.stats, opts.keepAliveMs);
@@ -75,6 +82,7 @@ export class SessionManager {
     this.sessions.set(id, session);
     this.byWire[wire]++;
     this.opts.stats.sessionsCreated++;
+    if (this.watchers.size > 0) this.emit({ type: 'session-opened', sessionId: id, wire });
     return session;
   }
 
@@ -90,17 +98,30 @@ export class SessionManager {
     return this.opts.bus.publish(event);
   }
 
+  /** Observes sessions opening and ending and changes being delivered; returns the unsubscriber. */
+  watch(listener: (e: EngineEvent) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  private emit(e: EngineEvent): void {
+    for (const w of this.watchers) w(e);
+  }
+
   private deliverChange(event: ChangeEvent): void {
     const method = NOTIFICATION_METHOD[event.kind];
     const message =
       event.kind === 'resource_updated'
         ? { jsonrpc: '2.0' as const, method, params: { uri: event.uri } }
         : { jsonrpc: '2.0' as const, method };
+    const delivered: string[] | undefined = this.watchers.size > 0 ? [] : undefined;
     for (const s of this.sessions.values()) {
       if (s.protocolVersion === undefined) continue; // not initialized yet
       if (event.kind === 'resource_updated' && !s.subscriptions.has(event.uri)) continue;
       void s.send(message);
+      delivered?.push(s.id);
     }
+    if (delivered) this.emit({ type: 'change', change: event, sessionIds: delivered });
   }
 
   private detached(s: Session): void {
@@ -124,6 +145,7 @@ export class SessionManager {
     this.sessions.delete(s.id);
     this.byWire[s.wire]--;
     this.opts.stats.sessionsEnded++;
+    if (this.watchers.size > 0) this.emit({ type: 'session-ended', sessionId: s.id, wire: s.wire, reason });
     this.opts.log.debug({ sessionId: s.id, wire: s.wire, reason }, 'session ended');
   }
 
