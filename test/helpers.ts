@@ -21,10 +21,11 @@ export async function connectClient(
 ): Promise<Client> {
   const client = new Client({ name: 'mcpwire-test', version: '1.0.0' }, { capabilities });
   const requestInit = headers ? { headers } : undefined;
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const transport =
     wire === 'sse'
-      ? new SSEClientTransport(new URL('/sse', baseUrl), { requestInit, eventSourceInit: headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as Record<string, string>), ...headers } }) } : undefined })
-      : new StreamableHTTPClientTransport(new URL('/mcp', baseUrl), { requestInit });
+      ? new SSEClientTransport(new URL('sse', base), { requestInit, eventSourceInit: headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as Record<string, string>), ...headers } }) } : undefined })
+      : new StreamableHTTPClientTransport(new URL('mcp', base), { requestInit });
   await client.connect(transport);
   return client;
 }
