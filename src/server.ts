@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from 'node:net';
 import { sdkServerBackend } from './backend/sdk-server.js';
 import type { BackendFactory } from './backend/types.js';
-import { HttpFront, type Next, type RouteHandler } from './http/handler.js';
+import { HttpFront, type Next, type RequestObservation, type RouteHandler } from './http/handler.js';
 import { healthReport, type HealthCheck, type HealthReport } from './http/health.js';
 import { LOOPBACK_HOSTS, resolveOptions, type McpWireOptions, type ResolvedOptions } from './options.js';
 import { SessionManager } from './session/manager.js';
@@ -22,6 +22,8 @@ export interface McpHandler {
   health(): HealthReport;
   addHealthCheck(check: HealthCheck): void;
   addRoute(path: string, handler: RouteHandler, options?: { methods?: string[]; auth?: boolean }): void;
+  /** Calls `listener` as each request on a routed path completes (metrics); returns the unsubscriber. */
+  observeRequests(listener: (o: RequestObservation) => void): () => void;
   /** Stops taking sessions, lets in-flight requests finish for up to `drainMs`, then ends every session. */
   close(options?: { drainMs?: number }): Promise<void>;
 }
@@ -58,6 +60,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     health: () => healthReport(engine, front.healthChecks),
     addHealthCheck: (check: HealthCheck) => front.healthChecks.push(check),
     addRoute: front.addRoute.bind(front),
+    observeRequests: front.observe.bind(front),
     close: (o?: { drainMs?: number }) => engine.close(o?.drainMs ?? 0),
   });
   return handler;

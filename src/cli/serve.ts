@@ -1,31 +1,65 @@
-// `mcpwire serve`: the real-time notification server over every wire format.
+// `mcpwire serve`: a folder as live MCP resources over every wire format, with the dashboard and /metrics.
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { createServeApp } from '../serve/app.js';
-import { serve } from '../server.js';
+import { SERVE_DEFAULTS } from '../serve/app.js';
+import { serveFolder } from '../serve/serve-folder.js';
 import { cliLogger } from './logger.js';
 import { addServerFlags, exitOnSignals, serveOptionsFrom, type ServerFlags } from './server-flags.js';
 
 interface ServeFlags extends ServerFlags {
   root: string;
   tick: number;
+  writable?: boolean;
+  maxFileBytes: number;
+  maxFiles: number;
+  pageSize: number;
+  debounceMs: number;
+  dashboard: boolean;
+  metrics: boolean;
 }
 
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
+  return n;
+};
+
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('serve a folder as live MCP resources, with change notifications');
+  const cmd = new Command('serve').description('serve a folder as live MCP resources, with change notifications, a live dashboard and /metrics');
   cmd.addOption(new Option('--root <dir>', 'the folder to serve').default('.'));
-  cmd.addOption(new Option('--tick <ms>', 'interval of system://stats updates to its subscribers (0: off)').default(5_000).argParser(Number));
+  cmd.addOption(new Option('--tick <ms>', 'interval of system://stats updates to its subscribers (0: off)').default(SERVE_DEFAULTS.tickMs).argParser(int('--tick', 0)));
+  cmd.option('--writable', 'offer the write_file tool (writes under the root only)');
+  cmd.addOption(new Option('--max-file-bytes <n>', 'larger files are not resources').default(SERVE_DEFAULTS.maxFileBytes).argParser(int('--max-file-bytes', 1)));
+  cmd.addOption(new Option('--max-files <n>', 'files indexed at most').default(SERVE_DEFAULTS.maxFiles).argParser(int('--max-files', 1)));
+  cmd.addOption(new Option('--page-size <n>', 'resources per resources/list page').default(SERVE_DEFAULTS.pageSize).argParser(int('--page-size', 1)));
+  cmd.addOption(new Option('--debounce-ms <ms>', 'quiet time that ends a burst of file changes').default(SERVE_DEFAULTS.debounceMs).argParser(int('--debounce-ms', 0)));
+  cmd.option('--no-dashboard', 'do not serve the live dashboard at /');
+  cmd.option('--no-metrics', 'do not serve Prometheus metrics at /metrics');
   addServerFlags(cmd);
   cmd.action(async (flags: ServeFlags) => {
     const log = cliLogger(flags.logLevel);
-    const app = createServeApp({ root: resolve(flags.root), tickMs: flags.tick });
-    const server = await serve({ ...serveOptionsFrom(flags), createServer: () => app.createServer(), logger: log });
-    app.start(server.handler);
-    log.info({ url: server.url, root: resolve(flags.root) }, `mcpwire serve listening on ${server.url} (/mcp, /sse)`);
-    exitOnSignals(async () => {
-      await app.stop();
-      await server.close({ drainMs: flags.drainMs });
-    }, log);
+    const root = resolve(flags.root);
+    const running = await serveFolder({
+      ...serveOptionsFrom(flags),
+      logger: log,
+      root,
+      tickMs: flags.tick,
+      writable: Boolean(flags.writable),
+      maxFileBytes: flags.maxFileBytes,
+      maxFiles: flags.maxFiles,
+      pageSize: flags.pageSize,
+      debounceMs: flags.debounceMs,
+      dashboard: flags.dashboard,
+      metrics: flags.metrics,
+    });
+    const url = running.server.url;
+    log.info(
+      { url, root: running.app.root, files: running.app.index.size, writable: Boolean(flags.writable) },
+      `mcpwire serve: MCP at ${url}/mcp and ${url}/sse` +
+        (flags.dashboard ? `; dashboard at ${url}/${flags.token?.length ? '?token=<your token>' : ''}` : '') +
+        (flags.metrics ? `; metrics at ${url}/metrics` : ''),
+    );
+    exitOnSignals(() => running.close({ drainMs: flags.drainMs }), log);
   });
   return cmd;
 }

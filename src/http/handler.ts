@@ -25,6 +25,14 @@ export interface AuthorizedRequest {
 
 export type RouteHandler = (r: AuthorizedRequest) => void | Promise<void>;
 
+/** One finished (or aborted) request on a routed path, for metrics; `route` is the routed path. */
+export interface RequestObservation {
+  route: string;
+  method: string;
+  status: number;
+  durationMs: number;
+}
+
 const PRM_PATH = '/.well-known/oauth-protected-resource';
 
 type Route =
@@ -39,6 +47,7 @@ export class HttpFront {
   private readonly cors: Cors | undefined;
   private readonly auth: BearerAuth | undefined;
   private readonly resourceMetadataUrl: string | undefined;
+  private readonly observers = new Set<(o: RequestObservation) => void>();
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -67,6 +76,12 @@ export class HttpFront {
     this.routes.set(path, { kind: 'custom', handler, methods: options.methods ?? ['GET'], auth: options.auth ?? true });
   }
 
+  /** Calls `listener` when each routed request's response closes; returns the unsubscriber. */
+  observe(listener: (o: RequestObservation) => void): () => void {
+    this.observers.add(listener);
+    return () => this.observers.delete(listener);
+  }
+
   handle(req: IncomingMessage, res: ServerResponse, next?: Next): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -77,10 +92,20 @@ export class HttpFront {
       else sendError(res, 404, ErrorCode.ServerError, 'Not Found');
       return;
     }
+    if (this.observers.size > 0) this.timeRequest(path, req, res);
     this.dispatch(route, req, res, q === -1 ? '' : url.slice(q + 1)).catch((err: unknown) => {
       this.opts.logger.error({ err }, 'request failed');
       this.engine.stats.httpErrors++;
       sendError(res, 500, ErrorCode.InternalError, 'Internal error');
+    });
+  }
+
+  private timeRequest(route: string, req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    // 'close' rather than 'finish': an SSE stream the client drops never finishes.
+    res.once('close', () => {
+      const o = { route, method: req.method ?? 'GET', status: res.statusCode, durationMs: performance.now() - start };
+      for (const fn of this.observers) fn(o);
     });
   }
 

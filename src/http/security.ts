@@ -76,7 +76,11 @@ export class BearerAuth {
     if (!header) return { ok: false, error: 'invalid_request' };
     const match = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i.exec(header);
     if (!match) return { ok: false, error: 'invalid_token' };
-    const token = match[1]!;
+    return this.checkToken(match[1]!, req);
+  }
+
+  /** Checks a token that came another way than the Authorization header (the dashboard's login). */
+  async checkToken(token: string, req: IncomingMessage): Promise<AuthResult> {
     const d = digest(token);
     for (let i = 0; i < this.digests.length; i++) {
       if (timingSafeEqual(d, this.digests[i]!)) {

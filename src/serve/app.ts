@@ -1,52 +1,101 @@
-// `mcpwire serve`: the real-time notification server. (Grows into the live folder server.)
-import { loadavg, totalmem, freemem } from 'node:os';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+// `mcpwire serve`'s MCP side: a folder as live resources. One index and one watcher for the whole
+// folder, one small SDK server per session, and the folder's changes turned into notifications.
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { pino, type Logger } from 'pino';
 import type { McpHandler } from '../server.js';
+import { FileIndex } from './file-index.js';
+import { Folder } from './folder.js';
+import { Notifier } from './notifier.js';
+import { searchTool } from './search.js';
+import { createSessionServer } from './session-server.js';
+import { statsTool, systemStats, type SearchCounters } from './system-stats.js';
+import { FolderWatcher } from './watcher.js';
+import { writeFileTool } from './write-file.js';
 
 export interface ServeAppOptions {
+  /** The folder to serve. */
   root: string;
-  tickMs: number;
+  /** Interval of `system://stats` updates to its subscribers, in ms (0: off). Default 5000. */
+  tickMs?: number;
+  /** Offer the `write_file` tool. Default false. */
+  writable?: boolean;
+  /** Larger files are not resources. Default 1 MiB. */
+  maxFileBytes?: number;
+  /** Files indexed at most (the rest are left out, and counted). Default 10000. */
+  maxFiles?: number;
+  /** Resources per resources/list page. Default 100. */
+  pageSize?: number;
+  /** Quiet time that ends a burst of file events, in ms. Default 100. */
+  debounceMs?: number;
+  logger?: Logger;
 }
 
 export interface ServeApp {
-  createServer(): McpServer;
-  /** Starts the periodic and change notifications through the handler's sessions. */
-  start(handler: McpHandler): void;
-  stop(): Promise<void>;
+  /** The folder's real path. */
+  readonly root: string;
+  readonly index: FileIndex;
+  readonly searches: SearchCounters;
+  /** A new SDK server for one session (give it to `serve`/`createHandler` as `createServer`). */
+  createServer(): Server;
+  /** Sends the folder's changes and the stats ticks through this handler's sessions. */
+  attach(handler: McpHandler): void;
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
 }
 
-export function createServeApp(opts: ServeAppOptions): ServeApp {
+export const SERVE_DEFAULTS = {
+  tickMs: 5_000,
+  maxFileBytes: 1024 * 1024,
+  maxFiles: 10_000,
+  pageSize: 100,
+  debounceMs: 100,
+} as const;
+
+/** Indexes the folder and starts watching it; resolves when both are ready. */
+export async function createServeApp(opts: ServeAppOptions): Promise<ServeApp> {
+  const log = opts.logger ?? pino({ level: 'warn' });
+  const folder = await Folder.open(opts.root, { maxFileBytes: opts.maxFileBytes ?? SERVE_DEFAULTS.maxFileBytes });
+  const index = new FileIndex(folder, opts.maxFiles ?? SERVE_DEFAULTS.maxFiles);
+  await index.rebuild();
+  if (index.overflowed > 0) log.warn({ indexed: index.size, leftOut: index.overflowed }, 'more files than maxFiles: some are not resources');
+
+  const searches: SearchCounters = { running: 0, completed: 0, cancelled: 0, failed: 0 };
+  let notifier: Notifier | undefined;
   let handler: McpHandler | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const stats = () => ({
-    loadavg: loadavg(),
-    memory: { totalBytes: totalmem(), freeBytes: freemem(), rssBytes: process.memoryUsage().rss },
-    uptimeS: Math.round(process.uptime()),
-    sessions: handler ? handler.health().sessions : { legacy: 0, streamable: 0 },
+  const debounceMs = opts.debounceMs ?? SERVE_DEFAULTS.debounceMs;
+  const watcher = new FolderWatcher(folder, index, {
+    debounceMs,
+    maxWaitMs: Math.max(5 * debounceMs, 500),
+    onChanges: (c) => notifier?.folderChanged(c),
+    onError: (err) => log.warn({ err }, 'watching the folder failed'),
   });
+  await watcher.start();
+
+  const stats = () =>
+    systemStats({
+      handler: () => handler,
+      files: () => ({ indexed: index.size, leftOut: index.overflowed }),
+      watcher: () => ({ events: watcher.events, changes: watcher.flushes }),
+      searches,
+    });
+  const tools = [searchTool(folder, index, searches), statsTool(stats)];
+  if (opts.writable) tools.push(writeFileTool(folder));
+  const pageSize = opts.pageSize ?? SERVE_DEFAULTS.pageSize;
+
   return {
-    createServer() {
-      const mcp = new McpServer({ name: 'mcpwire-serve', version: '0.1.0' }, { capabilities: { resources: { subscribe: true, listChanged: true } } });
-      mcp.registerResource('stats', 'system://stats', { mimeType: 'application/json', description: 'Load, memory, uptime, open sessions' }, async (uri) => ({
-        contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(stats()) }],
-      }));
-      mcp.registerTool('stats', { description: 'Load, memory, uptime and open sessions of this server' }, async () => ({
-        content: [{ type: 'text', text: JSON.stringify(stats()) }],
-      }));
-      mcp.server.setRequestHandler(SubscribeRequestSchema, async () => ({}));
-      mcp.server.setRequestHandler(UnsubscribeRequestSchema, async () => ({}));
-      return mcp;
-    },
-    start(h) {
+    root: folder.root,
+    index,
+    searches,
+    createServer: () => createSessionServer({ folder, index, pageSize, stats, tools, log }),
+    attach(h) {
       handler = h;
-      if (opts.tickMs > 0) {
-        timer = setInterval(() => void h.notifyResourceUpdated('system://stats'), opts.tickMs);
-        timer.unref();
-      }
+      notifier?.stop();
+      notifier = new Notifier(h, opts.tickMs ?? SERVE_DEFAULTS.tickMs, log);
     },
-    async stop() {
-      if (timer) clearInterval(timer);
+    stats,
+    async close() {
+      notifier?.stop();
+      await watcher.close();
     },
   };
 }

@@ -1,0 +1,72 @@
+// How a browser gets past the handler's bearer auth: an `EventSource` cannot send an Authorization
+// header, so visiting `/?token=…` once trades a valid token for a cookie holding a signed, expiring
+// pass (never the token itself); the dashboard's requests then carry the cookie by themselves.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { AuthOptions } from '../../options.js';
+import { BearerAuth } from '../../http/security.js';
+
+export const COOKIE = 'mcpwire_dashboard';
+
+export class DashboardAuth {
+  private readonly bearer: BearerAuth | undefined;
+  /** Per process: a restart signs passes out, and nothing secret is stored. */
+  private readonly key = randomBytes(32);
+
+  constructor(
+    auth: AuthOptions | undefined,
+    private readonly maxAgeS: number,
+  ) {
+    const b = auth ? new BearerAuth(auth) : undefined;
+    this.bearer = b?.enabled ? b : undefined;
+  }
+
+  get enabled(): boolean {
+    return this.bearer !== undefined;
+  }
+
+  /** A request with a valid pass cookie or a valid bearer header. */
+  async allows(req: IncomingMessage): Promise<boolean> {
+    if (!this.bearer) return true;
+    if (this.validPass(cookie(req.headers.cookie, COOKIE))) return true;
+    if (req.headers.authorization) return (await this.bearer.check(req)).ok;
+    return false;
+  }
+
+  /** The Set-Cookie value for a valid token, or undefined. */
+  async login(token: string, req: IncomingMessage): Promise<string | undefined> {
+    if (!this.bearer || token.length > 4096) return undefined;
+    const r = await this.bearer.checkToken(token, req);
+    if (!r.ok) return undefined;
+    let expires = Date.now() + this.maxAgeS * 1000;
+    const tokenExpires = r.authInfo?.expiresAt;
+    if (tokenExpires !== undefined) expires = Math.min(expires, tokenExpires * 1000);
+    const pass = `${expires}.${this.sign(String(expires))}`;
+    const maxAge = Math.max(0, Math.floor((expires - Date.now()) / 1000));
+    return `${COOKIE}=${pass}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Strict`;
+  }
+
+  private validPass(pass: string | undefined): boolean {
+    if (!pass) return false;
+    const dot = pass.indexOf('.');
+    if (dot <= 0) return false;
+    const expires = pass.slice(0, dot);
+    if (!/^\d{1,15}$/.test(expires) || Number(expires) < Date.now()) return false;
+    const given = Buffer.from(pass.slice(dot + 1), 'base64url');
+    const want = Buffer.from(this.sign(expires), 'base64url');
+    return given.length === want.length && timingSafeEqual(given, want);
+  }
+
+  private sign(value: string): string {
+    return createHmac('sha256', this.key).update(value).digest('base64url');
+  }
+}
+
+function cookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
