@@ -1,0 +1,80 @@
+// Reads one SSE response body: events and `retry:` hints out, a watchdog for silent connections,
+// a bound on the size of one event, and a pause while the consumer is behind.
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+export interface SseReadOptions {
+  /** Aborting it ends the read ('aborted'). */
+  signal: AbortSignal;
+  /** No byte for this long (0: never) ends the read ('idle'). */
+  idleTimeoutMs: number;
+  maxEventBytes: number;
+  backpressure?: (() => Promise<void> | undefined) | undefined;
+  onEvent(event: EventSourceMessage): void;
+  onRetry(ms: number): void;
+}
+
+/** Why a read ended: the server closed it, the watchdog, our abort, or a failure. */
+export type SseEnd = 'eof' | 'idle' | 'aborted' | Error;
+
+export async function readSse(body: ReadableStream<Uint8Array>, o: SseReadOptions): Promise<SseEnd> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let idle = false;
+  let failure: Error | undefined;
+  const stop = () => void reader.cancel().catch(() => {});
+  const parser = createParser({
+    onEvent: (e) => o.onEvent(e),
+    onRetry: (ms) => o.onRetry(ms),
+    onError: (err) => {
+      // Unknown fields are ignored, as the SSE standard says; an oversized event is not.
+      if (err.type === 'max-buffer-size-exceeded') {
+        failure = new Error(`mcpwire: an SSE event exceeded ${o.maxEventBytes} bytes`);
+        stop();
+      }
+    },
+    maxBufferSize: o.maxEventBytes,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    if (o.idleTimeoutMs <= 0) return;
+    if (timer) timer.refresh();
+    else
+      timer = setTimeout(() => {
+        idle = true;
+        stop();
+      }, o.idleTimeoutMs);
+  };
+  const disarm = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  o.signal.addEventListener('abort', stop, { once: true });
+  try {
+    if (o.signal.aborted) return 'aborted';
+    arm();
+    for (;;) {
+      const wait = o.backpressure?.();
+      if (wait) {
+        disarm();
+        await wait;
+        if (o.signal.aborted) return 'aborted';
+        arm();
+      }
+      const r = await reader.read();
+      if (r.done) break;
+      arm();
+      parser.feed(decoder.decode(r.value, { stream: true }));
+      if (failure) return failure;
+    }
+  } catch (err) {
+    if (o.signal.aborted) return 'aborted';
+    if (idle) return 'idle';
+    return err instanceof Error ? err : new Error(String(err));
+  } finally {
+    disarm();
+    o.signal.removeEventListener('abort', stop);
+  }
+  if (failure) return failure;
+  if (o.signal.aborted) return 'aborted';
+  return idle ? 'idle' : 'eof';
+}

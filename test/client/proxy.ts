@@ -1,0 +1,78 @@
+// A TCP proxy for fault tests: forwards 127.0.0.1:<port> to a target port, and on demand cuts every
+// connection it carries (a network failure mid-stream) or freezes them (a peer that went silent
+// without closing: only a watchdog notices).
+import { createServer, type Server, type Socket } from 'node:net';
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+}
+
+export class CuttingProxy {
+  /** Connections accepted so far. */
+  accepted = 0;
+  private readonly pairs = new Set<Pair>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<CuttingProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new CuttingProxy(server, (server.address() as { port: number }).port);
+    server.on('connection', (client) => proxy.carry(client, targetPort));
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get open(): number {
+    return this.pairs.size;
+  }
+
+  private carry(client: Socket, targetPort: number): void {
+    this.accepted++;
+    const upstream = new (client.constructor as typeof Socket)();
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    const end = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    upstream.connect(targetPort, '127.0.0.1', () => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+
+  /** Cuts every connection now (both sides see a reset); returns how many. */
+  cutAll(): number {
+    const n = this.pairs.size;
+    for (const p of [...this.pairs]) {
+      p.client.resetAndDestroy();
+      p.upstream.destroy();
+    }
+    return n;
+  }
+
+  /** Stops forwarding server bytes on every current connection, leaving them open. */
+  freezeAll(): number {
+    for (const p of this.pairs) {
+      p.upstream.unpipe(p.client);
+      p.upstream.pause();
+    }
+    return this.pairs.size;
+  }
+
+  async close(): Promise<void> {
+    this.cutAll();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
