@@ -2,6 +2,7 @@
 // The `mcpwire` command.
 import { Command } from 'commander';
 import { VERSION } from '../http/health.js';
+import { connectCommand } from './connect.js';
 import { serveCommand } from './serve.js';
 
 const program = new Command('mcpwire')
@@ -9,6 +10,7 @@ const program = new Command('mcpwire')
   .version(VERSION)
   .showHelpAfterError();
 program.addCommand(serveCommand());
+program.addCommand(connectCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`mcpwire: ${err instanceof Error ? err.message : String(err)}\n`);
