@@ -1,6 +1,6 @@
 // The served folder: which files are resources, how a `file:///` URI maps to one, and reading and
 // writing them without ever leaving the root (no `..`, no encoded separators, no symlink out).
-import { constants, type Stats } from 'node:fs';
+import { constants } from 'node:fs';
 import { lstat, mkdir, open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -104,16 +104,13 @@ export class Folder {
    * The size of the file at `rel` if it is a resource: a regular file (or a symlink to one that stays
    * inside the root), outside the skipped folders, within the size cap. Undefined otherwise.
    */
-  async eligible(rel: string, known?: Stats): Promise<number | undefined> {
+  async eligible(rel: string): Promise<number | undefined> {
     if (Folder.isSkipped(rel)) return undefined;
     try {
-      const abs = this.absolute(rel);
-      let st = known ?? (await lstat(abs));
-      if (st.isSymbolicLink()) {
-        const real = await realpath(abs);
-        if (!this.inside(real) || Folder.isSkipped(this.relative(real))) return undefined;
-        st = await stat(real);
-      }
+      // realpath, not lstat alone: any folder on the way may be a symlink too.
+      const real = await realpath(this.absolute(rel));
+      if (!this.inside(real) || Folder.isSkipped(this.relative(real))) return undefined;
+      const st = await stat(real);
       return st.isFile() && st.size <= this.limits.maxFileBytes ? st.size : undefined;
     } catch {
       return undefined;

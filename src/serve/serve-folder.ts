@@ -17,6 +17,7 @@ export interface FolderServer {
   readonly server: McpWireServer;
   readonly app: ServeApp;
   readonly metrics: HandlerMetrics | undefined;
+  readonly dashboard: Dashboard | undefined;
   close(options?: { drainMs?: number }): Promise<void>;
 }
 
@@ -49,6 +50,7 @@ export async function serveFolder(options: ServeFolderOptions): Promise<FolderSe
     server,
     app,
     metrics,
+    dashboard,
     close(o) {
       closing ??= (async () => {
         dashboard?.close();

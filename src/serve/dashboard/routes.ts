@@ -17,9 +17,13 @@ export interface DashboardOptions {
   passMaxAgeS?: number;
   /** Interval of the counters on the feed, in ms. Default 1000. */
   tickMs?: number;
+  /** Unsent bytes a feed may have before it is cut (the browser reconnects). Default 256 KiB. */
+  maxBufferedBytes?: number;
 }
 
 export interface Dashboard {
+  /** Admin feeds open now. */
+  readonly openFeeds: number;
   close(): void;
 }
 
@@ -30,6 +34,7 @@ const ASSETS: [path: string, file: string, type: string][] = [
   ['/', 'index.html', 'text/html; charset=utf-8'],
   ['/_dashboard/app.js', 'app.js', 'text/javascript; charset=utf-8'],
   ['/_dashboard/app.css', 'app.css', 'text/css; charset=utf-8'],
+  ['/_dashboard/icon.svg', 'icon.svg', 'image/svg+xml'],
 ];
 
 const PAGE_HEADERS = {
@@ -41,7 +46,7 @@ const PAGE_HEADERS = {
 };
 
 const LOGIN_PAGE = `<!doctype html><meta charset="utf-8"><title>mcpwire · sign in</title>
-<link rel="stylesheet" href="/_dashboard/app.css">
+<link rel="stylesheet" href="/_dashboard/app.css"><link rel="icon" href="/_dashboard/icon.svg">
 <main class="login"><h1>mcpwire</h1><p>This server needs a token.</p>
 <form method="get" action="/"><input type="password" name="token" placeholder="bearer token" autofocus required><button>Open the dashboard</button></form></main>`;
 
@@ -58,7 +63,7 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
   const auth = new DashboardAuth(handler.options.auth, options.passMaxAgeS ?? 12 * 3600);
   const feed = new DashboardFeed(handler, {
     maxFeeds: options.maxFeeds ?? 8,
-    maxBufferedBytes: 256 * 1024,
+    maxBufferedBytes: options.maxBufferedBytes ?? 256 * 1024,
     tickMs: options.tickMs ?? 1000,
   });
 
@@ -94,13 +99,19 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
   };
 
   handler.addRoute('/', ({ req, res, query }) => page(req, res, query), { auth: false });
-  // The stylesheet is public: the sign-in page uses it.
+  // The stylesheet and the icon are public: the sign-in page uses them.
   handler.addRoute('/_dashboard/app.css', ({ res }) => serveFile(res, '/_dashboard/app.css'), { auth: false });
+  handler.addRoute('/_dashboard/icon.svg', ({ res }) => serveFile(res, '/_dashboard/icon.svg'), { auth: false });
   handler.addRoute(
     '/_dashboard/app.js',
     async ({ req, res }) => ((await auth.allows(req)) ? serveFile(res, '/_dashboard/app.js') : unauthorized(res)),
     { auth: false },
   );
   handler.addRoute('/_events', async ({ req, res }) => ((await auth.allows(req)) ? feed.attach(res) : unauthorized(res)), { auth: false });
-  return { close: () => feed.close() };
+  return {
+    get openFeeds() {
+      return feed.open;
+    },
+    close: () => feed.close(),
+  };
 }
