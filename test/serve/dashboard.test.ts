@@ -95,7 +95,7 @@ describe('the dashboard in a browser', () => {
           await new Promise((r) => setTimeout(r, 20));
         }
       })();
-      await page.waitForFunction(() => Number(document.getElementById('rate-out')?.textContent) > 0, undefined, { timeout: 15_000 });
+      await page.waitForFunction('Number(document.getElementById("rate-out").textContent) > 0', undefined, { timeout: 15_000 });
       await page.waitForTimeout(3_000);
       const brief = await connectClient(running.server.url, 'mcp');
       await (brief.transport as StreamableHTTPClientTransport).terminateSession();
