@@ -41,4 +41,11 @@ export interface SessionContext {
   headers: IncomingHttpHeaders;
 }
 
-export type BackendFactory = (host: BackendHost, context: SessionContext) => MaybePromise<Backend>;
+export interface BackendFactory {
+  (host: BackendHost, context: SessionContext): MaybePromise<Backend>;
+  /**
+   * Asked before each new session: why the backend cannot take one more now (the client gets 503
+   * with this reason), or undefined to take it. The gateway uses it for its cap on child processes.
+   */
+  refuseSession?: () => string | undefined;
+}

@@ -24,7 +24,8 @@ export interface EngineOptions {
   finishedStreamTtlMs: number;
 }
 
-export type CreateRefusal = 'draining' | 'full';
+/** Why no session was created: draining, the session limit, or the backend's own reason. */
+export type CreateRefusal = 'draining' | 'full' | `backend: ${string}`;
 
 /** What happens in the engine, for observers (the dashboard); emitted only while someone watches. */
 export type EngineEvent =
@@ -77,6 +78,8 @@ export class SessionManager {
   create(wire: Wire, principal: string | undefined, context: Omit<SessionContext, 'sessionId' | 'wire'>): Session | CreateRefusal {
     if (this.draining) return 'draining';
     if (this.sessions.size >= this.opts.maxSessions) return 'full';
+    const busy = this.opts.backendFactory.refuseSession?.();
+    if (busy !== undefined) return `backend: ${busy}`;
     const id = randomUUID();
     const session = new Session(id, wire, principal, { ...context, sessionId: id, wire }, this.sessionDeps);
     this.sessions.set(id, session);

@@ -83,7 +83,9 @@ export function refuseNewSession(res: ServerResponse, refusal: CreateRefusal): v
   const message =
     refusal === 'draining'
       ? 'Service Unavailable: the server is shutting down; retry against another instance'
-      : 'Service Unavailable: the server has reached its session limit; retry later';
+      : refusal === 'full'
+        ? 'Service Unavailable: the server has reached its session limit; retry later'
+        : `Service Unavailable: ${refusal.slice('backend: '.length)}`;
   sendError(res, 503, ErrorCode.ServerError, message, { 'Retry-After': refusal === 'draining' ? '1' : '5' });
 }
 
