@@ -64,6 +64,11 @@ export interface McpWireOptions {
   sessionIdleMs?: number;
   /** How long a legacy session waits for its `/sse` stream to come back (with Last-Event-ID). */
   legacyReconnectGraceMs?: number;
+  /**
+   * SSE polling (2025-11-25): end each Streamable HTTP stream's connection after this many ms (with
+   * `retry:`), for clients at 2025-11-25 or later, which resume with Last-Event-ID. 0: off.
+   */
+  ssePollMs?: number;
   /** How Streamable HTTP answers a POST carrying requests. */
   responseMode?: 'sse' | 'json';
   /** Requests a session may have in flight at once; more get 429. */
@@ -93,6 +98,7 @@ export const DEFAULTS = {
   maxSessions: 10_000,
   sessionIdleMs: 30 * 60_000,
   legacyReconnectGraceMs: 15_000,
+  ssePollMs: 0,
   responseMode: 'sse',
   maxPendingRequestsPerSession: 1_000,
   eventLogMaxEvents: 1_000,
@@ -146,6 +152,7 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
     maxSessions: positive('maxSessions', 1),
     sessionIdleMs: positive('sessionIdleMs'),
     legacyReconnectGraceMs: positive('legacyReconnectGraceMs'),
+    ssePollMs: positive('ssePollMs'),
     responseMode: o.responseMode ?? DEFAULTS.responseMode,
     maxPendingRequestsPerSession: positive('maxPendingRequestsPerSession', 1),
     eventLogMaxEvents: positive('eventLogMaxEvents'),

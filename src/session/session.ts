@@ -299,7 +299,7 @@ export class Session implements BackendHost {
       this.deps.stats.takeovers++;
       s.sink = undefined;
       old.onClosed = undefined;
-      old.close();
+      old.close(this.deps.retryMs);
     }
     const after = from === 'start' ? s.log.initialCursor : from === 'undelivered' ? s.delivered : from.after;
     const resuming = typeof from === 'object';
@@ -321,11 +321,11 @@ export class Session implements BackendHost {
       return 'unknown';
     }
     if (r.expired) {
+      this.deps.stats.eventsDropped += r.missed;
       if (resuming) {
         this.deps.stats.resumeMisses++;
         return 'expired';
       }
-      this.deps.stats.eventsDropped += stream.log.evicted;
     }
     if (stream.finished && r.events.length === 0) return 'complete';
     const conn = start(this.eventId(stream.tag, after));
@@ -370,6 +370,16 @@ export class Session implements BackendHost {
 
   // ── end ──────────────────────────────────────────────────────────────────────────────────────
 
+  /** Messages logged for a stream that no connection ever received are lost with the session. */
+  private countUndelivered(s: OutStream): void {
+    const count = (r: ReadResult) => {
+      if (!r.invalid) this.deps.stats.eventsDropped += r.missed + r.events.length;
+    };
+    const r = s.log.readAfter(s.delivered);
+    if (r instanceof Promise) r.then(count, () => {});
+    else count(r);
+  }
+
   backendClosed(reason: string): void {
     this.end(reason);
   }
@@ -385,6 +395,8 @@ export class Session implements BackendHost {
       if (sink) {
         sink.onClosed = undefined;
         sink.finish();
+      } else {
+        this.countUndelivered(s);
       }
       void s.log.drop();
     }

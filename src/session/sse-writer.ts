@@ -62,6 +62,7 @@ export class SseConnection implements StreamSink {
   /** Set while bytes stay queued across ticks without draining: the client stopped reading. */
   private stalledSince = 0;
   private stalledAt = 0;
+  private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -83,6 +84,15 @@ export class SseConnection implements StreamSink {
     this.registry.open.add(this);
     this.registry.stats.streamsOpened++;
     this.send(first);
+  }
+
+  /**
+   * SSE polling (2025-11-25): ends this connection after `ms` with a `retry:` hint; the stream goes on
+   * and the client picks it up again with Last-Event-ID.
+   */
+  pollAfter(ms: number, retryMs: number): void {
+    this.pollTimer = setTimeout(() => this.close(retryMs), ms);
+    this.pollTimer.unref();
   }
 
   write(eventId: string, data: string): void {
@@ -149,6 +159,7 @@ export class SseConnection implements StreamSink {
 
   private cleanup(): void {
     this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
     this.registry.open.delete(this);
     this.registry.stats.streamsClosed++;
     const cb = this.onClosed;

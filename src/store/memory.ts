@@ -7,7 +7,6 @@ import type { Bus, ChangeEvent, EventLogLimits, EventStore, ReadResult, StreamLo
  */
 export class MemoryStreamLog implements StreamLog {
   readonly initialCursor = '0';
-  evicted = 0;
   private ring: string[] | undefined;
   private head = 0; // index of the oldest retained event in `ring`
   private size = 0;
@@ -19,10 +18,7 @@ export class MemoryStreamLog implements StreamLog {
   append(data: string): string {
     const seq = ++this.lastSeq;
     const max = this.limits.maxEvents;
-    if (max <= 0) {
-      this.evicted++;
-      return String(seq);
-    }
+    if (max <= 0) return String(seq);
     const ring = (this.ring ??= []);
     if (this.size === max) this.evictOldest();
     const slot = (this.head + this.size) % max;
@@ -38,14 +34,14 @@ export class MemoryStreamLog implements StreamLog {
     const after = Number(cursor);
     if (after > this.lastSeq) return { invalid: true };
     const firstSeq = this.lastSeq - this.size + 1;
-    const expired = after < firstSeq - 1;
+    const missed = Math.max(0, firstSeq - 1 - after);
     const events = [];
     const max = this.limits.maxEvents;
     for (let seq = Math.max(after + 1, firstSeq); seq <= this.lastSeq; seq++) {
       const slot = (this.head + (seq - firstSeq)) % max;
       events.push({ cursor: String(seq), data: this.ring![slot]! });
     }
-    return { invalid: false, expired, events };
+    return { invalid: false, expired: missed > 0, missed, events };
   }
 
   drop(): void {
@@ -61,7 +57,6 @@ export class MemoryStreamLog implements StreamLog {
     ring[this.head] = undefined as unknown as string;
     this.head = (this.head + 1) % this.limits.maxEvents;
     this.size--;
-    this.evicted++;
   }
 }
 

@@ -12,10 +12,10 @@ export interface StoredEvent {
 
 /**
  * `events` are those after the cursor, oldest first. `expired`: the cursor is older than what the log
- * still holds, so some events are missing and `events` is everything retained. `invalid`: the cursor
+ * still holds, so `missed` events are gone and `events` is everything retained. `invalid`: the cursor
  * was never issued by this log.
  */
-export type ReadResult = { invalid: false; expired: boolean; events: StoredEvent[] } | { invalid: true };
+export type ReadResult = { invalid: false; expired: boolean; missed: number; events: StoredEvent[] } | { invalid: true };
 
 /**
  * The log of one outgoing stream of one session. Every message gets its cursor here before it is
@@ -27,8 +27,6 @@ export interface StreamLog {
   readAfter(cursor: string): MaybePromise<ReadResult>;
   /** The cursor that names the start of the stream (the priming event's cursor). */
   readonly initialCursor: string;
-  /** Events that fell off the log (count bound or byte bound) since it was opened. */
-  readonly evicted: number;
   /** Frees the log's memory; the stream is over. */
   drop(): MaybePromise<void>;
 }

@@ -94,8 +94,7 @@ export async function handlePost(ctx: WireContext): Promise<void> {
     session.receive(messages, inboundExtra(ctx));
     return;
   }
-  const conn = new SseConnection(res, engine.connections);
-  conn.start(headers, priming(session.primingId(tag), ctx.opts.retryMs));
+  const conn = openStream(ctx, session, session.primingId(tag));
   session.attachFresh(tag, conn);
   const id = ids[0]!;
   session.receive(messages, inboundExtra(ctx, batch ? undefined : () => session.closeConnectionOf(id)));
@@ -148,11 +147,7 @@ function sessionOf(ctx: WireContext): Session | undefined {
 /** Attaches this request's connection to a stream of the session, replaying from `from`. */
 async function resume(ctx: WireContext, session: Session, tag: string, from: ResumeFrom): Promise<void> {
   const { res, engine } = ctx;
-  const outcome = await session.attach(tag, from, (primingId) => {
-    const conn = new SseConnection(res, engine.connections);
-    conn.start({ 'Mcp-Session-Id': session.id }, priming(primingId, ctx.opts.retryMs));
-    return conn;
-  });
+  const outcome = await session.attach(tag, from, (primingId) => openStream(ctx, session, primingId));
   switch (outcome) {
     case 'attached':
       return;
@@ -175,7 +170,18 @@ async function resume(ctx: WireContext, session: Session, tag: string, from: Res
   }
 }
 
-/** The first bytes of a stream: an event id (what to resume from) with empty data, and the retry hint. */
-function priming(eventId: string, retryMs: number): string {
-  return `id: ${eventId}\nretry: ${retryMs}\ndata: \n\n`;
+/** Protocol revisions whose clients resume any stream with Last-Event-ID (SSE polling). */
+const POLLING_VERSIONS = new Set(['2025-11-25']);
+
+/**
+ * Opens an SSE response whose first bytes are a priming event: the event id to resume from, empty
+ * data, and the retry hint.
+ */
+function openStream(ctx: WireContext, session: Session, primingId: string): SseConnection {
+  const conn = new SseConnection(ctx.res, ctx.engine.connections);
+  conn.start({ 'Mcp-Session-Id': session.id }, `id: ${primingId}\nretry: ${ctx.opts.retryMs}\ndata: \n\n`);
+  if (ctx.opts.ssePollMs > 0 && POLLING_VERSIONS.has(session.protocolVersion ?? '')) {
+    conn.pollAfter(ctx.opts.ssePollMs, ctx.opts.retryMs);
+  }
+  return conn;
 }
