@@ -6,6 +6,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 interface Pair {
   client: Socket;
   upstream: Socket;
+  /** The response in progress is an SSE stream (until the client sends its next request). */
+  streaming: boolean;
+  frozen: boolean;
 }
 
 export class CuttingProxy {
@@ -37,7 +40,7 @@ export class CuttingProxy {
   private carry(client: Socket, targetPort: number): void {
     this.accepted++;
     const upstream = new (client.constructor as typeof Socket)();
-    const pair = { client, upstream };
+    const pair: Pair = { client, upstream, streaming: false, frozen: false };
     this.pairs.add(pair);
     const end = () => {
       this.pairs.delete(pair);
@@ -49,6 +52,18 @@ export class CuttingProxy {
     upstream.connect(targetPort, '127.0.0.1', () => {
       client.pipe(upstream);
       upstream.pipe(client);
+      client.on('data', () => {
+        // A new request: the previous response is over as far as the client knows.
+        pair.streaming = false;
+        if (pair.frozen) {
+          pair.frozen = false;
+          upstream.pipe(client);
+          upstream.resume();
+        }
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (chunk.includes('text/event-stream')) pair.streaming = true;
+      });
     });
   }
 
@@ -62,13 +77,20 @@ export class CuttingProxy {
     return n;
   }
 
-  /** Stops forwarding server bytes on every current connection, leaving them open. */
-  freezeAll(): number {
+  /**
+   * Stops forwarding server bytes on every connection carrying an SSE stream now, leaving it open
+   * (idle pooled connections are spared: a request on one would otherwise hang).
+   */
+  freezeStreams(): number {
+    let n = 0;
     for (const p of this.pairs) {
+      if (!p.streaming || p.frozen) continue;
+      p.frozen = true;
       p.upstream.unpipe(p.client);
       p.upstream.pause();
+      n++;
     }
-    return this.pairs.size;
+    return n;
   }
 
   async close(): Promise<void> {
