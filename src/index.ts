@@ -20,3 +20,4 @@ export { HttpError, NetworkError, type ClientLogger, type ClientTransportOptions
 export type { ReconnectOptions } from './client/reconnect.js';
 export type { TransportStats } from './client/stats.js';
 export { StdioBridge, type StdioBridgeOptions } from './client/stdio-bridge.js';
+export { createGateway, type Gateway, type GatewayOptions, type GatewayStats, type RestartPolicy } from './backend/stdio-child.js';

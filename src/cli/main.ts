@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../http/health.js';
 import { connectCommand } from './connect.js';
+import { gatewayCommand } from './gateway.js';
 import { serveCommand } from './serve.js';
 
 const program = new Command('mcpwire')
@@ -11,6 +12,7 @@ const program = new Command('mcpwire')
   .showHelpAfterError();
 program.addCommand(serveCommand());
 program.addCommand(connectCommand());
+program.addCommand(gatewayCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`mcpwire: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,98 @@
+// `mcpwire gateway [flags] -- <command> [args…]`: a stdio MCP server on every wire format.
+import { Command, Option } from 'commander';
+import { createGateway, type RestartPolicy } from '../backend/stdio-child.js';
+import { serve } from '../server.js';
+import { cliLogger } from './logger.js';
+import { addServerFlags, exitOnSignals, serveOptionsFrom, type ServerFlags } from './server-flags.js';
+
+interface GatewayFlags extends ServerFlags {
+  env?: Record<string, string>;
+  cwd?: string;
+  shared?: boolean;
+  maxChildren: number;
+  restart: RestartPolicy;
+  killGraceMs: number;
+  maxLineBytes: number;
+  maxQueuedBytes: number;
+  closeSseAfterMs: number;
+  exitWithParent?: boolean;
+}
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
+  return n;
+};
+
+const envPair = (v: string, prev: Record<string, string> | undefined) => {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new Error('--env takes NAME=value');
+  return { ...prev, [v.slice(0, eq)]: v.slice(eq + 1) };
+};
+
+export function gatewayCommand(): Command {
+  const cmd = new Command('gateway')
+    .description('serve a stdio MCP server over HTTP (/mcp, /sse): one process per session unless --shared')
+    .usage('[options] -- <command> [args...]')
+    .argument('<command>', 'the stdio MCP server to run (put -- before it)')
+    .argument('[args...]', 'its arguments');
+  cmd.addOption(new Option('--env <NAME=value>', "add to the server's environment (repeatable)").argParser(envPair));
+  cmd.option('--cwd <dir>', 'working directory of the server');
+  cmd.option('--shared', 'one server process for every session (only for servers that keep no per-client state)');
+  cmd.addOption(new Option('--max-children <n>', 'server processes at once; new sessions past it get 503').default(100).argParser(int('--max-children', 1)));
+  cmd.addOption(new Option('--restart <policy>', 'with --shared: restart the server when it exits').choices(['never', 'on-failure', 'always']).default('on-failure'));
+  cmd.addOption(new Option('--kill-grace-ms <ms>', 'time between SIGTERM and SIGKILL when a server is stopped').default(3_000).argParser(int('--kill-grace-ms', 0)));
+  cmd.addOption(new Option('--max-line-bytes <n>', 'largest message a server may write (one stdout line)').default(4 * 1024 * 1024).argParser(int('--max-line-bytes', 1024)));
+  cmd.addOption(new Option('--max-queued-bytes <n>', "bytes a session may have waiting in a server's stdin; past it, requests are refused").default(1024 * 1024).argParser(int('--max-queued-bytes', 1024)));
+  cmd.addOption(new Option('--close-sse-after-ms <ms>', 'end the SSE connection of a request still running after this long; the client resumes it (0: never)').default(0).argParser(int('--close-sse-after-ms', 0)));
+  cmd.option('--exit-with-parent', 'shut down when the process that started the gateway goes away');
+  addServerFlags(cmd);
+  cmd.action(async (command: string, args: string[], flags: GatewayFlags) => {
+    const log = cliLogger(flags.logLevel);
+    const gateway = createGateway({
+      command,
+      args,
+      env: flags.env,
+      cwd: flags.cwd,
+      shared: Boolean(flags.shared),
+      maxChildren: flags.maxChildren,
+      restart: flags.restart,
+      killGraceMs: flags.killGraceMs,
+      maxLineBytes: flags.maxLineBytes,
+      maxQueuedBytes: flags.maxQueuedBytes,
+      closeSseAfterMs: flags.closeSseAfterMs,
+      logger: log,
+    });
+    let server;
+    try {
+      server = await serve({ ...serveOptionsFrom(flags), backend: gateway.backend, logger: log });
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    server.handler.addHealthCheck(gateway.healthCheck);
+    log.info({ url: server.url, command, args, mode: flags.shared ? 'shared' : 'isolated' }, `mcpwire gateway listening on ${server.url} (/mcp, /sse)`);
+    const stop = async () => {
+      await server.close({ drainMs: flags.drainMs });
+      await gateway.close();
+    };
+    exitOnSignals(stop, log);
+    if (flags.exitWithParent) watchParent(stop, log);
+  });
+  return cmd;
+}
+
+/** When the launching process dies, the gateway is re-parented: then it stops as on SIGTERM. */
+function watchParent(stop: () => Promise<void>, log: { warn(msg: string): void }): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    log.warn('the parent process is gone: shutting down');
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  }, 1_000);
+  timer.unref();
+}

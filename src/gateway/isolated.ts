@@ -1,0 +1,146 @@
+// Isolation (the default): one child per MCP session. Messages pass through unchanged; the only
+// work is deciding which of the session's streams a child message belongs to, and answering for a
+// child that is busy, gone, or said too much.
+import type { Logger } from 'pino';
+import type { Backend, BackendHost, InboundExtra } from '../backend/types.js';
+import type { JSONRPCMessage, MessageKind, RequestId } from '../jsonrpc.js';
+import type { MaybePromise } from '../store/types.js';
+import { WriteAccount, type ExitInfo, type StdioChild } from './child.js';
+import type { OverlongLine } from './line-framer.js';
+import {
+  GatewayError,
+  QUEUE_FULL,
+  SERVER_GONE,
+  TOO_MANY_IN_FLIGHT,
+  errorResponse,
+  exitDescription,
+  exitError,
+  idsNear,
+  isSessionEvent,
+  overlongError,
+  progressTokenOf,
+  type Msg,
+  type ProgressToken,
+} from './messages.js';
+import type { GatewayRuntime } from './runtime.js';
+
+interface InFlight {
+  token: ProgressToken | undefined;
+  pollTimer: NodeJS.Timeout | undefined;
+}
+
+export class IsolatedBackend implements Backend {
+  /** Client requests the child has not answered yet (bounded by maxInFlight). */
+  private readonly inFlight = new Map<RequestId, InFlight>();
+  private readonly byToken = new Map<ProgressToken, RequestId>();
+  private readonly account: WriteAccount;
+  private readonly child: StdioChild;
+  private closing = false;
+
+  constructor(
+    private readonly rt: GatewayRuntime,
+    private readonly host: BackendHost,
+    log: Logger,
+  ) {
+    this.account = new WriteAccount(rt.opts.maxQueuedBytes);
+    this.child = rt.spawn(
+      {
+        message: (m, kind) => this.fromChild(m, kind),
+        overlong: (line) => this.overlong(line),
+        exit: (exit) => this.exited(exit),
+      },
+      log,
+    );
+  }
+
+  receive(message: JSONRPCMessage, extra: InboundExtra): void {
+    const m = message as Msg;
+    if (m.method !== undefined && m.id !== undefined && m.id !== null) {
+      this.request(m, m.id, extra);
+      return;
+    }
+    if (m.method === 'notifications/cancelled') this.settle(m.params?.requestId as RequestId);
+    const r = this.child.write(JSON.stringify(m), this.account);
+    if (r !== 'ok') this.rt.log.warn({ sessionId: this.host.sessionId, method: m.method }, `a client message could not be passed on (${r}); dropped`);
+  }
+
+  private request(m: Msg, id: RequestId, extra: InboundExtra): void {
+    if (this.inFlight.size >= this.rt.opts.maxInFlight) {
+      this.rt.stats.refusedBusy++;
+      void this.host.send(errorResponse(id, GatewayError.Refused, TOO_MANY_IN_FLIGHT));
+      return;
+    }
+    const r = this.child.write(JSON.stringify(m), this.account);
+    if (r !== 'ok') {
+      if (r === 'full') this.rt.stats.refusedBusy++;
+      void this.host.send(errorResponse(id, GatewayError.Refused, r === 'full' ? QUEUE_FULL : SERVER_GONE));
+      return;
+    }
+    const token = progressTokenOf(m);
+    if (token !== undefined) this.byToken.set(token, id);
+    const close = extra.closeSSEStream;
+    const ms = this.rt.opts.closeSseAfterMs;
+    const pollTimer = ms > 0 && close ? setTimeout(close, ms) : undefined;
+    pollTimer?.unref();
+    this.inFlight.set(id, { token, pollTimer });
+  }
+
+  private settle(id: RequestId): void {
+    const f = this.inFlight.get(id);
+    if (!f) return;
+    this.inFlight.delete(id);
+    if (f.token !== undefined && this.byToken.get(f.token) === id) this.byToken.delete(f.token);
+    if (f.pollTimer) clearTimeout(f.pollTimer);
+  }
+
+  /** The one request in flight, if there is exactly one: what an untagged child message belongs to. */
+  private soleRequest(): RequestId | undefined {
+    if (this.inFlight.size !== 1) return undefined;
+    return this.inFlight.keys().next().value;
+  }
+
+  private fromChild(message: JSONRPCMessage, kind: MessageKind): MaybePromise<void> {
+    if (this.closing) return;
+    const m = message as Msg;
+    if (kind === 'response') {
+      if (m.id !== null && m.id !== undefined) this.settle(m.id);
+      return this.host.send(message);
+    }
+    if (kind === 'notification') {
+      if (m.method === 'notifications/progress') {
+        const token = m.params?.progressToken as ProgressToken;
+        return this.host.send(message, this.byToken.get(token));
+      }
+      if (isSessionEvent(m.method!)) return this.host.send(message);
+    }
+    // Logs, sampling, elicitation, roots, pings: they carry no request id, so they follow the one
+    // request in flight when there is one, else take the session's own stream.
+    return this.host.send(message, this.soleRequest());
+  }
+
+  private overlong(line: OverlongLine): void {
+    if (this.closing) return;
+    const ids = idsNear(line, (id) => this.inFlight.has(id));
+    if (ids.length !== 1) return;
+    this.settle(ids[0]!);
+    void this.host.send(overlongError(ids[0]!, line, this.rt.opts.maxLineBytes));
+  }
+
+  private exited(exit: ExitInfo): void {
+    if (this.closing) return;
+    this.closing = true;
+    const sends: Array<MaybePromise<void>> = [];
+    for (const id of [...this.inFlight.keys()]) {
+      this.settle(id);
+      sends.push(this.host.send(exitError(id, exit)));
+    }
+    const end = () => this.host.backendClosed(`server process ${exitDescription(exit)}`);
+    Promise.all(sends).then(end, end);
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    for (const id of [...this.inFlight.keys()]) this.settle(id);
+    return this.child.stop().then(() => undefined);
+  }
+}
