@@ -62,6 +62,13 @@ export interface McpWireOptions {
   maxSessions?: number;
   /** A session with no request and no open stream for this long ends. */
   sessionIdleMs?: number;
+  /**
+   * Drop the SDK server (or other backend) of a session with no request for this long, keeping the
+   * session as plain data; the next message builds a new server and replays initialize, the log level
+   * and the subscriptions into it (each marked `_meta["io.mcpwire/rehydrated"]`). 0: never. State a
+   * server keeps in its own closures is lost on hibernation: leave this off for such servers.
+   */
+  hibernateAfterMs?: number;
   /** How long a legacy session waits for its `/sse` stream to come back (with Last-Event-ID). */
   legacyReconnectGraceMs?: number;
   /**
@@ -97,6 +104,7 @@ export const DEFAULTS = {
   maxBodyBytes: 4 * 1024 * 1024,
   maxSessions: 10_000,
   sessionIdleMs: 30 * 60_000,
+  hibernateAfterMs: 0,
   legacyReconnectGraceMs: 15_000,
   ssePollMs: 0,
   responseMode: 'sse',
@@ -151,6 +159,7 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
     maxBodyBytes: positive('maxBodyBytes', 1),
     maxSessions: positive('maxSessions', 1),
     sessionIdleMs: positive('sessionIdleMs'),
+    hibernateAfterMs: positive('hibernateAfterMs'),
     legacyReconnectGraceMs: positive('legacyReconnectGraceMs'),
     ssePollMs: positive('ssePollMs'),
     responseMode: o.responseMode ?? DEFAULTS.responseMode,

@@ -42,6 +42,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     backendFactory: backend,
     maxSessions: opts.maxSessions,
     sessionIdleMs: opts.sessionIdleMs,
+    hibernateAfterMs: opts.hibernateAfterMs,
     legacyReconnectGraceMs: opts.legacyReconnectGraceMs,
     keepAliveMs: opts.keepAliveMs,
     retryMs: opts.retryMs,

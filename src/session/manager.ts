@@ -16,6 +16,8 @@ export interface EngineOptions {
   backendFactory: BackendFactory;
   maxSessions: number;
   sessionIdleMs: number;
+  /** Drop the backend of a session idle this long, keeping the session (0: never). */
+  hibernateAfterMs: number;
   legacyReconnectGraceMs: number;
   keepAliveMs: number;
   retryMs: number;
@@ -63,8 +65,9 @@ export class SessionManager {
       onEnded: (s: Session, reason: string) => this.forget(s, reason),
       onDetached: (s: Session) => this.detached(s),
     };
-    if (opts.sessionIdleMs > 0) {
-      const every = Math.max(250, Math.min(opts.sessionIdleMs / 4, 30_000));
+    const periods = [opts.sessionIdleMs, opts.hibernateAfterMs].filter((p) => p > 0);
+    if (periods.length > 0) {
+      const every = Math.max(250, Math.min(...periods.map((p) => p / 4), 30_000));
       this.sweeper = setInterval(() => this.sweep(), every);
       this.sweeper.unref();
     }
@@ -153,9 +156,12 @@ export class SessionManager {
   }
 
   private sweep(): void {
-    const oldest = Date.now() - this.opts.sessionIdleMs;
+    const now = Date.now();
+    const idleBefore = this.opts.sessionIdleMs > 0 ? now - this.opts.sessionIdleMs : -Infinity;
+    const sleepBefore = this.opts.hibernateAfterMs > 0 ? now - this.opts.hibernateAfterMs : -Infinity;
     for (const s of this.sessions.values()) {
-      if (s.lastActive < oldest && s.pendingRequests === 0 && s.attachedStreams === 0) s.end('idle');
+      if (s.lastActive < idleBefore && s.pendingRequests === 0 && s.attachedStreams === 0) s.end('idle');
+      else if (s.lastActive < sleepBefore && s.awake) s.hibernate();
     }
   }
 

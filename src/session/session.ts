@@ -49,7 +49,10 @@ export type ResumeFrom = 'undelivered' | 'start' | { after: string };
 /** Requests whose effect on the session record is applied when they succeed. */
 const RECORDED_METHODS = new Set(['initialize', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 
-export class Session implements BackendHost {
+/** Marks the requests a rehydrated server is replayed, so an application can tell them apart. */
+export const REHYDRATED_META = 'io.mcpwire/rehydrated';
+
+export class Session {
   readonly createdAt = Date.now();
   lastActive = this.createdAt;
   ended = false;
@@ -63,8 +66,14 @@ export class Session implements BackendHost {
   private readonly pending = new Map<RequestId, OutStream>();
   private readonly finishedQueue: OutStream[] = [];
   private readonly recorded = new Map<RequestId, { method: string; params: Record<string, unknown> | undefined }>();
+  /** Server→client requests still waiting for the client's answer: the backend must stay awake. */
+  private readonly serverRequests = new Set<RequestId>();
+  /** Responses of the requests replayed into a rehydrated backend, which no client asked for. */
+  private readonly replayIds = new Set<RequestId>();
   private backend: Backend | undefined;
   private backendStarting: Promise<Backend> | undefined;
+  /** Counts backends: a backend that was put to sleep can no longer end the session. */
+  private incarnation = 0;
   /** Timer that ends a legacy session whose stream went away and did not come back. */
   graceTimer: NodeJS.Timeout | undefined;
 
@@ -75,10 +84,6 @@ export class Session implements BackendHost {
     private readonly context: SessionContext,
     private readonly deps: SessionDeps,
   ) {}
-
-  get sessionId(): string {
-    return this.id;
-  }
 
   get pendingRequests(): number {
     return this.pending.size;
@@ -94,32 +99,42 @@ export class Session implements BackendHost {
     return this.pending.has(id);
   }
 
+  /** Whether a live backend (SDK server, child) is held for this session right now. */
+  get awake(): boolean {
+    return this.backend !== undefined || this.backendStarting !== undefined;
+  }
+
   // ── client → server ──────────────────────────────────────────────────────────────────────────
 
   /**
-   * Opens the response stream of a POST carrying these requests. The caller attaches the sink
-   * (an SSE connection or a JSON collector) right after, and then delivers the messages.
+   * Opens the response stream of a POST carrying requests; the first request's id names it. The
+   * caller attaches the sink (an SSE connection or a JSON collector) right after, then calls
+   * `receive` with the same tag.
    */
-  openRequestStream(requestIds: RequestId[], json: boolean): string {
+  openRequestStream(firstRequestId: RequestId, json: boolean): string {
     this.pruneFinished();
-    const tag = requestTag(requestIds[0]!);
+    const tag = requestTag(firstRequestId);
     const stream = new OutStream(tag, this.deps.store.open(this.id, tag));
     stream.json = json;
-    stream.pending = requestIds.length;
     this.streams.set(tag, stream);
-    for (const id of requestIds) this.pending.set(id, stream);
     return tag;
   }
 
-  /** Delivers client messages to the backend, starting it on first use. */
-  receive(messages: ParsedMessage[], extra: InboundExtra): void {
+  /** Delivers client messages to the backend; the requests' responses go to the stream `tag`. */
+  receive(messages: ParsedMessage[], extra: InboundExtra, tag?: string): void {
     this.lastActive = Date.now();
     this.deps.stats.messagesIn += messages.length;
     for (const p of messages) {
+      if (p.kind === 'response') {
+        this.serverRequests.delete((p.message as { id: RequestId }).id);
+        continue;
+      }
       if (p.kind !== 'request') continue;
       const req = p.message as { id: RequestId; method: string; params?: Record<string, unknown> };
       // Legacy responses all go to the one stream; pending still counts in-flight work for drain.
-      if (this.wire === 'legacy') this.pending.set(req.id, this.standalone(LEGACY_TAG));
+      const stream = this.wire === 'legacy' ? this.standalone(LEGACY_TAG) : this.requestStream(tag);
+      this.pending.set(req.id, stream);
+      stream.pending++;
       if (RECORDED_METHODS.has(req.method)) this.recorded.set(req.id, { method: req.method, params: req.params });
     }
     const backend = this.backend;
@@ -130,20 +145,80 @@ export class Session implements BackendHost {
     this.backendStarting ??= this.startBackend();
     this.backendStarting.then(
       (b) => {
-        if (!this.ended) for (const p of messages) b.receive(p.message, extra);
+        if (!this.ended && this.backend === b) for (const p of messages) b.receive(p.message, extra);
       },
       (err: unknown) => this.backendFailed(messages, err),
     );
   }
 
+  /** The stream a POST's requests answer on (opened by `openRequestStream`, or by another instance). */
+  private requestStream(tag: string | undefined): OutStream {
+    if (tag === undefined) throw new Error('a Streamable HTTP request needs its response stream');
+    let stream = this.streams.get(tag);
+    if (!stream || stream.finished) {
+      stream = new OutStream(tag, this.deps.store.open(this.id, tag));
+      this.streams.set(tag, stream);
+    }
+    return stream;
+  }
+
   private async startBackend(): Promise<Backend> {
-    const backend = await this.deps.backendFactory(this, this.context);
-    if (this.ended) {
+    const incarnation = ++this.incarnation;
+    const host: BackendHost = {
+      sessionId: this.id,
+      wire: this.wire,
+      send: (message, relatedRequestId) => this.send(message, relatedRequestId),
+      backendClosed: (reason) => {
+        if (this.incarnation === incarnation) this.end(reason);
+      },
+    };
+    const backend = await this.deps.backendFactory(host, this.context);
+    if (this.ended || this.incarnation !== incarnation) {
       await backend.close();
       throw new Error('session ended while its server was starting');
     }
     this.backend = backend;
+    if (this.protocolVersion !== undefined) this.rehydrate(backend);
     return backend;
+  }
+
+  /**
+   * A backend built for a session that already went through initialize (after hibernation, or on a
+   * new owner) is given the session's recorded state first: initialize, initialized, the log level
+   * and every subscription, each marked as a replay; their responses go nowhere.
+   */
+  private rehydrate(backend: Backend): void {
+    const extra: InboundExtra = { requestInfo: { headers: this.context.headers } };
+    if (this.context.authInfo) extra.authInfo = this.context.authInfo;
+    const _meta = { [REHYDRATED_META]: true };
+    let n = 0;
+    const request = (method: string, params: Record<string, unknown>) => {
+      const id = `mcpwire-rehydrate-${this.incarnation}-${n++}`;
+      this.replayIds.add(id);
+      backend.receive({ jsonrpc: '2.0', id, method, params: { ...params, _meta } }, extra);
+    };
+    request('initialize', (this.initializeParams ?? {}) as Record<string, unknown>);
+    backend.receive({ jsonrpc: '2.0', method: 'notifications/initialized', params: { _meta } }, extra);
+    if (this.logLevel !== undefined) request('logging/setLevel', { level: this.logLevel });
+    for (const uri of this.subscriptions) request('resources/subscribe', { uri });
+    this.deps.stats.rehydrations++;
+  }
+
+  /**
+   * Drops the backend of an idle session, keeping the session as plain data (its record, its
+   * streams); the next message builds a new backend and replays the record into it.
+   */
+  hibernate(): boolean {
+    const backend = this.backend;
+    if (!backend || this.pending.size > 0 || this.serverRequests.size > 0) return false;
+    this.backend = undefined;
+    this.backendStarting = undefined;
+    this.incarnation++;
+    this.deps.stats.hibernations++;
+    Promise.resolve()
+      .then(() => backend.close())
+      .catch((err: unknown) => this.deps.log.warn({ err, sessionId: this.id }, 'closing a hibernating session server failed'));
+    return true;
   }
 
   private backendFailed(messages: ParsedMessage[], err: unknown): void {
@@ -163,6 +238,8 @@ export class Session implements BackendHost {
     if (this.ended) return;
     const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown> };
     const responseId = m.method === undefined && m.id !== undefined ? m.id : undefined;
+    if (responseId !== undefined && this.replayIds.delete(responseId)) return;
+    if (m.method !== undefined && m.id !== undefined) this.serverRequests.add(m.id);
     let stream: OutStream;
     if (this.wire === 'legacy') {
       stream = this.standalone(LEGACY_TAG);
@@ -380,10 +457,6 @@ export class Session implements BackendHost {
     else count(r);
   }
 
-  backendClosed(reason: string): void {
-    this.end(reason);
-  }
-
   /** Ends the session: closes its connections, frees its logs and closes its backend. Idempotent. */
   end(reason: string): void {
     if (this.ended) return;
@@ -403,6 +476,8 @@ export class Session implements BackendHost {
     this.streams.clear();
     this.pending.clear();
     this.recorded.clear();
+    this.serverRequests.clear();
+    this.replayIds.clear();
     this.finishedQueue.length = 0;
     const backend = this.backend;
     this.backend = undefined;

@@ -20,6 +20,8 @@ export interface Stats {
   /** Responses with no pending request to go to (for example after the session's stream ended). */
   orphanResponses: number;
   httpErrors: number;
+  hibernations: number;
+  rehydrations: number;
 }
 
 export function newStats(): Stats {
@@ -42,5 +44,7 @@ export function newStats(): Stats {
     takeovers: 0,
     orphanResponses: 0,
     httpErrors: 0,
+    hibernations: 0,
+    rehydrations: 0,
   };
 }

@@ -87,17 +87,17 @@ export async function handlePost(ctx: WireContext): Promise<void> {
   if (overPendingLimit(ctx, session, ids.length)) return;
 
   const json = ctx.opts.responseMode === 'json';
-  const tag = session.openRequestStream(ids, json);
+  const tag = session.openRequestStream(ids[0]!, json);
   const headers = { 'Mcp-Session-Id': session.id };
   if (json) {
     session.attachFresh(tag, new JsonSink(res, headers, batch));
-    session.receive(messages, inboundExtra(ctx));
+    session.receive(messages, inboundExtra(ctx), tag);
     return;
   }
   const conn = openStream(ctx, session, session.primingId(tag));
   session.attachFresh(tag, conn);
   const id = ids[0]!;
-  session.receive(messages, inboundExtra(ctx, batch ? undefined : () => session.closeConnectionOf(id)));
+  session.receive(messages, inboundExtra(ctx, batch ? undefined : () => session.closeConnectionOf(id)), tag);
 }
 
 export async function handleGet(ctx: WireContext): Promise<void> {
