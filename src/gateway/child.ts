@@ -109,7 +109,6 @@ export class StdioChild {
     this.stdin = this.proc.stdin!;
     // EPIPE and the like: the exit handler reports the child's end; pending writes get their callbacks.
     this.stdin.on('error', () => {});
-    (this.proc.stdio[3] as Writable | null)?.on('error', () => {});
 
     const stdout = this.proc.stdout!;
     const framer = new LineFramer(spec.maxLineBytes, (line) => this.line(line, stdout), (l) => this.on.overlong(l));
@@ -127,7 +126,10 @@ export class StdioChild {
     stderr.on('end', () => errFramer.end());
     stderr.on('error', () => {});
 
-    this.proc.once('exit', (code, signal) => this.exitedWith(code, signal, stdout, stderr));
+    const lifeline = this.proc.stdio[3] as Readable | null | undefined;
+    lifeline?.on('error', () => {});
+    lifeline?.resume();
+    this.proc.once('exit', (code, signal) => this.exitedWith(code, signal, lifeline ? [stdout, stderr, lifeline] : [stdout, stderr]));
     this.proc.once('error', (err) => {
       if (this.pid === undefined) this.finish({ code: null, signal: null, spawnError: err.message });
     });
@@ -216,12 +218,16 @@ export class StdioChild {
     this.on.stderr(l);
   }
 
-  private exitedWith(code: number | null, signal: NodeJS.Signals | null, stdout: Readable, stderr: Readable): void {
-    // Whatever the command left in its group (its own children, the watcher) goes with it: nothing
-    // talks to them any more. The group id stays reserved until the watcher is reaped.
+  /**
+   * The command exited. Its last output is read to the end, and whatever it left in its group (its own
+   * children, the watcher) is killed: nothing talks to them any more. The lifeline's other end closes
+   * when the watcher is gone, so the exit is reported once the whole group is.
+   */
+  private exitedWith(code: number | null, signal: NodeJS.Signals | null, streams: Readable[]): void {
+    // The group id stays reserved while the watcher lives, so this cannot reach another group.
     this.signal('SIGKILL');
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    const streams = [stdout, stderr].filter((s) => !s.readableEnded && !s.destroyed);
+    streams = streams.filter((s) => !s.readableEnded && !s.destroyed);
     let waiting = streams.length;
     if (waiting === 0) {
       this.finish({ code, signal });
@@ -246,7 +252,7 @@ export class StdioChild {
     live.delete(this);
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.stdin.destroy();
-    (this.proc.stdio[3] as Writable | null)?.destroy();
+    (this.proc.stdio[3] as Readable | null | undefined)?.destroy();
     const exit: ExitInfo = { ...info, stderr: [...this.ring], stopped: this.stopping, killed: this.killed };
     this.resolveExit(exit);
     this.on.exit(exit);
