@@ -93,7 +93,7 @@ export class SessionManager {
   }
 
   /** The session with this id, if it exists and belongs to this principal (else it is "unknown"). */
-  get(id: string, principal: string | undefined): Session | undefined {
+  resolve(id: string, principal: string | undefined): Session | undefined | Promise<Session | undefined> {
     const s = this.sessions.get(id);
     if (!s || s.principal !== principal) return undefined;
     return s;
@@ -136,7 +136,7 @@ export class SessionManager {
     if (s.graceTimer) clearTimeout(s.graceTimer);
     s.graceTimer = setTimeout(() => {
       s.graceTimer = undefined;
-      if (s.attachedStreams === 0) s.end('legacy stream closed');
+      if (s.attachedStreams === 0) void s.terminate('legacy stream closed');
     }, this.opts.legacyReconnectGraceMs);
     s.graceTimer.unref();
   }
@@ -160,7 +160,7 @@ export class SessionManager {
     const idleBefore = this.opts.sessionIdleMs > 0 ? now - this.opts.sessionIdleMs : -Infinity;
     const sleepBefore = this.opts.hibernateAfterMs > 0 ? now - this.opts.hibernateAfterMs : -Infinity;
     for (const s of this.sessions.values()) {
-      if (s.lastActive < idleBefore && s.pendingRequests === 0 && s.attachedStreams === 0) s.end('idle');
+      if (s.lastActive < idleBefore && s.pendingRequests === 0 && s.attachedStreams === 0) void s.terminate('idle');
       else if (s.lastActive < sleepBefore && s.awake) s.hibernate();
     }
   }
@@ -181,10 +181,12 @@ export class SessionManager {
     while (this.pendingRequests > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
-    for (const s of [...this.sessions.values()]) {
-      s.closeConnections(this.opts.retryMs);
-      s.end('server shutdown');
-    }
+    await Promise.allSettled(
+      [...this.sessions.values()].map((s) => {
+        s.closeConnections(this.opts.retryMs);
+        return s.shutdown();
+      }),
+    );
     if (this.sweeper) clearInterval(this.sweeper);
     this.connections.stop();
     this.unsubscribeBus();

@@ -22,7 +22,7 @@ export interface SessionDeps {
   onDetached(session: Session): void;
 }
 
-class OutStream {
+export class OutStream {
   sink: StreamSink | undefined;
   /** Cursor of the last event written to a connection: a fresh GET starts after it. */
   delivered: string;
@@ -41,7 +41,8 @@ class OutStream {
   }
 }
 
-export type AttachOutcome = 'attached' | 'expired' | 'unknown' | 'complete';
+export type AttachOutcome = 'attached' | 'expired' | 'unknown' | 'complete' | 'gone';
+export type ReceiveOutcome = 'ok' | 'gone';
 
 /** Where a connection attaching to a stream starts reading. */
 export type ResumeFrom = 'undelivered' | 'start' | { after: string };
@@ -62,15 +63,15 @@ export class Session {
   logLevel: string | undefined;
   readonly subscriptions = new Set<string>();
 
-  private readonly streams = new Map<string, OutStream>();
-  private readonly pending = new Map<RequestId, OutStream>();
+  protected readonly streams = new Map<string, OutStream>();
+  protected readonly pending = new Map<RequestId, OutStream>();
   private readonly finishedQueue: OutStream[] = [];
-  private readonly recorded = new Map<RequestId, { method: string; params: Record<string, unknown> | undefined }>();
+  protected readonly recorded = new Map<RequestId, { method: string; params: Record<string, unknown> | undefined }>();
   /** Server→client requests still waiting for the client's answer: the backend must stay awake. */
-  private readonly serverRequests = new Set<RequestId>();
+  protected readonly serverRequests = new Set<RequestId>();
   /** Responses of the requests replayed into a rehydrated backend, which no client asked for. */
   private readonly replayIds = new Set<RequestId>();
-  private backend: Backend | undefined;
+  protected backend: Backend | undefined;
   private backendStarting: Promise<Backend> | undefined;
   /** Counts backends: a backend that was put to sleep can no longer end the session. */
   private incarnation = 0;
@@ -81,8 +82,8 @@ export class Session {
     readonly id: string,
     readonly wire: Wire,
     readonly principal: string | undefined,
-    private readonly context: SessionContext,
-    private readonly deps: SessionDeps,
+    protected readonly context: SessionContext,
+    protected readonly deps: SessionDeps,
   ) {}
 
   get pendingRequests(): number {
@@ -120,8 +121,25 @@ export class Session {
     return tag;
   }
 
-  /** Delivers client messages to the backend; the requests' responses go to the stream `tag`. */
-  receive(messages: ParsedMessage[], extra: InboundExtra, tag?: string): void {
+  /**
+   * Client messages arriving at this instance; the requests' responses go to the stream `tag`.
+   * `accepted` runs once the messages are safely taken (with several instances: in Redis) and before
+   * any of them is processed: that is where the caller answers 202 or opens the response stream.
+   * Resolves to 'gone' when the session no longer exists (another instance ended it).
+   */
+  receive(
+    messages: ParsedMessage[],
+    extra: InboundExtra,
+    tag: string | undefined,
+    accepted: () => void,
+  ): ReceiveOutcome | Promise<ReceiveOutcome> {
+    accepted();
+    this.deliver(messages, extra, tag);
+    return 'ok';
+  }
+
+  /** Delivers client messages to the backend, starting (or waking) it when needed. */
+  protected deliver(messages: ParsedMessage[], extra: InboundExtra, tag?: string): void {
     this.lastActive = Date.now();
     this.deps.stats.messagesIn += messages.length;
     for (const p of messages) {
@@ -152,7 +170,7 @@ export class Session {
   }
 
   /** The stream a POST's requests answer on (opened by `openRequestStream`, or by another instance). */
-  private requestStream(tag: string | undefined): OutStream {
+  protected requestStream(tag: string | undefined): OutStream {
     if (tag === undefined) throw new Error('a Streamable HTTP request needs its response stream');
     let stream = this.streams.get(tag);
     if (!stream || stream.finished) {
@@ -169,7 +187,7 @@ export class Session {
       wire: this.wire,
       send: (message, relatedRequestId) => this.send(message, relatedRequestId),
       backendClosed: (reason) => {
-        if (this.incarnation === incarnation) this.end(reason);
+        if (this.incarnation === incarnation) void this.terminate(reason);
       },
     };
     const backend = await this.deps.backendFactory(host, this.context);
@@ -229,7 +247,7 @@ export class Session {
       const id = (p.message as { id: RequestId }).id;
       void this.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: 'Internal error: the server for this session could not be started' } });
     }
-    this.end('backend failed to start');
+    void this.terminate('backend failed to start');
   }
 
   // ── server → client ──────────────────────────────────────────────────────────────────────────
@@ -260,7 +278,8 @@ export class Session {
     const data = JSON.stringify(message);
     this.deps.stats.messagesOut++;
     this.deps.stats.bytesOut += data.length;
-    const cursor = stream.log.append(data);
+    const last = responseId !== undefined && stream.pending === 1 && stream.tag.startsWith('r.');
+    const cursor = stream.log.append(data, last);
     if (typeof cursor === 'string') {
       this.logged(stream, cursor, data, responseId, m.result);
       return;
@@ -268,7 +287,7 @@ export class Session {
     return cursor.then((c) => this.logged(stream, c, data, responseId, m.result));
   }
 
-  private logged(stream: OutStream, cursor: string, data: string, responseId: RequestId | undefined, result: unknown): void {
+  protected logged(stream: OutStream, cursor: string, data: string, responseId: RequestId | undefined, result: unknown): void {
     const sink = stream.sink;
     if (sink && !sink.closed) {
       sink.write(this.eventId(stream.tag, cursor), data, responseId !== undefined);
@@ -280,12 +299,12 @@ export class Session {
     if (recorded) {
       this.recorded.delete(responseId);
       if (result !== undefined) this.record(recorded.method, recorded.params, result as Record<string, unknown>);
-      else if (recorded.method === 'initialize') queueMicrotask(() => this.end('initialize failed'));
+      else if (recorded.method === 'initialize') queueMicrotask(() => void this.terminate('initialize failed'));
     }
     if (stream.tag.startsWith('r.') && --stream.pending === 0) this.finish(stream);
   }
 
-  private record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {
+  protected record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {
     switch (method) {
       case 'initialize':
         this.initializeParams = params;
@@ -303,7 +322,7 @@ export class Session {
     }
   }
 
-  private finish(stream: OutStream): void {
+  protected finish(stream: OutStream): void {
     stream.finished = true;
     stream.finishedAt = Date.now();
     this.finishedQueue.push(stream);
@@ -328,7 +347,7 @@ export class Session {
     if (drop > 0) q.splice(0, drop);
   }
 
-  private standalone(tag: string): OutStream {
+  protected standalone(tag: string): OutStream {
     let s = this.streams.get(tag);
     if (!s) {
       s = new OutStream(tag, this.deps.store.open(this.id, tag));
@@ -337,7 +356,7 @@ export class Session {
     return s;
   }
 
-  private eventId(tag: string, cursor: string): string {
+  protected eventId(tag: string, cursor: string): string {
     return this.wire === 'legacy' ? formatEventId(tag, cursor, this.id) : formatEventId(tag, cursor);
   }
 
@@ -385,7 +404,7 @@ export class Session {
     return read instanceof Promise ? read.then(go) : go(read);
   }
 
-  private replay(
+  protected replay(
     stream: OutStream,
     r: ReadResult,
     after: string,
@@ -418,7 +437,7 @@ export class Session {
     return 'attached';
   }
 
-  private hold(stream: OutStream, sink: StreamSink): void {
+  protected hold(stream: OutStream, sink: StreamSink): void {
     stream.sink = sink;
     sink.onClosed = () => {
       if (stream.sink === sink) stream.sink = undefined;
@@ -457,7 +476,20 @@ export class Session {
     else count(r);
   }
 
-  /** Ends the session: closes its connections, frees its logs and closes its backend. Idempotent. */
+  /**
+   * Ends the session for good (DELETE, idle TTL, a legacy stream that did not come back, a server
+   * that closed). With several instances this ends it on every one of them.
+   */
+  terminate(reason: string): void | Promise<void> {
+    this.end(reason);
+  }
+
+  /** This instance is shutting down: its part of the session ends (elsewhere it may live on). */
+  shutdown(): void | Promise<void> {
+    this.end('server shutdown');
+  }
+
+  /** Ends this instance's part of the session: connections, logs, backend. Idempotent. */
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;

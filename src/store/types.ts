@@ -22,7 +22,8 @@ export type ReadResult = { invalid: false; expired: boolean; missed: number; eve
  * written to a socket, so a reconnecting client can be replayed exactly what it missed.
  */
 export interface StreamLog {
-  append(data: string): MaybePromise<string>;
+  /** Logs a message; `last` marks the final message of a POST's stream. Returns its cursor. */
+  append(data: string, last: boolean): MaybePromise<string>;
   /** Events strictly after `cursor`, oldest first. The cursor `initialCursor` means "from the start". */
   readAfter(cursor: string): MaybePromise<ReadResult>;
   /** The cursor that names the start of the stream (the priming event's cursor). */

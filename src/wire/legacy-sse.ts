@@ -47,7 +47,7 @@ export async function handleSseGet(ctx: WireContext): Promise<void> {
   }
 
   if (sessionId === undefined) {
-    const created = engine.create('legacy', ctx.principal, { headers: req.headers, authInfo: ctx.authInfo });
+    const created = await engine.create('legacy', ctx.principal, { headers: req.headers, authInfo: ctx.authInfo });
     if (typeof created === 'string') {
       refuseNewSession(res, created);
       return;
@@ -55,7 +55,7 @@ export async function handleSseGet(ctx: WireContext): Promise<void> {
     await reattach(ctx, created, 'undelivered', true);
     return;
   }
-  const session = engine.get(sessionId, ctx.principal);
+  const session = await engine.resolve(sessionId, ctx.principal);
   if (!session || session.wire !== 'legacy') {
     sessionNotFound(res);
     return;
@@ -76,6 +76,10 @@ async function reattach(ctx: WireContext, session: Session, from: ResumeFrom, fr
   });
   if (outcome === 'attached') {
     engine.reattached(session);
+    return;
+  }
+  if (outcome === 'gone') {
+    sessionNotFound(res);
     return;
   }
   sendError(
@@ -102,16 +106,18 @@ export async function handleMessagesPost(ctx: WireContext): Promise<void> {
     sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: batches are not supported on this endpoint');
     return;
   }
-  const session = engine.get(sessionId, ctx.principal);
+  const session = await engine.resolve(sessionId, ctx.principal);
   if (!session || session.wire !== 'legacy') {
     sessionNotFound(res);
     return;
   }
   const ids = requestIdsOf(inbound.messages);
   if (ids.length > 0 && overPendingLimit(ctx, session, ids.length)) return;
-  session.receive(inbound.messages, inboundExtra(ctx));
-  res.writeHead(202, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 8 });
-  res.end('Accepted');
+  const outcome = await session.receive(inbound.messages, inboundExtra(ctx), undefined, () => {
+    res.writeHead(202, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 8 });
+    res.end('Accepted');
+  });
+  if (outcome === 'gone') sessionNotFound(res);
 }
 
 function sessionIdFromQuery(query: string): string | undefined {

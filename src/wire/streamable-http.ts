@@ -38,14 +38,14 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       return;
     }
     if (sessionHeader !== undefined) {
-      if (engine.get(sessionHeader, ctx.principal)) {
+      if (await engine.resolve(sessionHeader, ctx.principal)) {
         sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: this session is already initialized');
       } else {
         sessionNotFound(res);
       }
       return;
     }
-    const created = engine.create('streamable', ctx.principal, { headers: req.headers, authInfo: ctx.authInfo });
+    const created = await engine.create('streamable', ctx.principal, { headers: req.headers, authInfo: ctx.authInfo });
     if (typeof created === 'string') {
       refuseNewSession(res, created);
       return;
@@ -56,7 +56,7 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       sendError(res, 400, ErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
-    const found = engine.get(sessionHeader, ctx.principal);
+    const found = await engine.resolve(sessionHeader, ctx.principal);
     if (!found || found.wire !== 'streamable') {
       sessionNotFound(res);
       return;
@@ -69,35 +69,33 @@ export async function handlePost(ctx: WireContext): Promise<void> {
   }
 
   const ids = requestIdsOf(messages);
+  let outcome;
   if (ids.length === 0) {
-    session.receive(messages, inboundExtra(ctx));
-    res.writeHead(202, { 'Mcp-Session-Id': session.id, 'Content-Length': 0 });
-    res.end();
-    return;
-  }
-  if (ids.some((id) => session.hasPending(id))) {
-    if (!batch && ids.length === 1) {
-      // The same request sent again while it runs (its connection broke): join its stream from the start.
-      await resume(ctx, session, requestTag(ids[0]!), 'start');
-    } else {
-      sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id of this batch is already in use in this session');
+    outcome = await session.receive(messages, inboundExtra(ctx), undefined, () => {
+      res.writeHead(202, { 'Mcp-Session-Id': session.id, 'Content-Length': 0 });
+      res.end();
+    });
+  } else {
+    if (ids.some((id) => session.hasPending(id))) {
+      if (!batch && ids.length === 1) {
+        // The same request sent again while it runs (its connection broke): join its stream from the start.
+        await resume(ctx, session, requestTag(ids[0]!), 'start');
+      } else {
+        sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id of this batch is already in use in this session');
+      }
+      return;
     }
-    return;
+    if (overPendingLimit(ctx, session, ids.length)) return;
+    const json = ctx.opts.responseMode === 'json';
+    const tag = session.openRequestStream(ids[0]!, json);
+    const first = ids[0]!;
+    const extra = inboundExtra(ctx, batch || json ? undefined : () => session.closeConnectionOf(first));
+    outcome = await session.receive(messages, extra, tag, () => {
+      const sink = json ? new JsonSink(res, { 'Mcp-Session-Id': session.id }, batch) : openStream(ctx, session, session.primingId(tag));
+      session.attachFresh(tag, sink);
+    });
   }
-  if (overPendingLimit(ctx, session, ids.length)) return;
-
-  const json = ctx.opts.responseMode === 'json';
-  const tag = session.openRequestStream(ids[0]!, json);
-  const headers = { 'Mcp-Session-Id': session.id };
-  if (json) {
-    session.attachFresh(tag, new JsonSink(res, headers, batch));
-    session.receive(messages, inboundExtra(ctx), tag);
-    return;
-  }
-  const conn = openStream(ctx, session, session.primingId(tag));
-  session.attachFresh(tag, conn);
-  const id = ids[0]!;
-  session.receive(messages, inboundExtra(ctx, batch ? undefined : () => session.closeConnectionOf(id)), tag);
+  if (outcome === 'gone') sessionNotFound(res);
 }
 
 export async function handleGet(ctx: WireContext): Promise<void> {
@@ -106,7 +104,7 @@ export async function handleGet(ctx: WireContext): Promise<void> {
     sendError(res, 406, ErrorCode.ServerError, 'Not Acceptable: Accept must list text/event-stream');
     return;
   }
-  const session = sessionOf(ctx);
+  const session = await sessionOf(ctx);
   if (!session || !protocolVersionOk(ctx)) return;
   const lastEventId = req.headers['last-event-id'] as string | undefined;
   if (lastEventId === undefined) {
@@ -122,21 +120,21 @@ export async function handleGet(ctx: WireContext): Promise<void> {
   await resume(ctx, session, parsed.tag, { after: parsed.cursor });
 }
 
-export function handleDelete(ctx: WireContext): void {
-  const session = sessionOf(ctx);
+export async function handleDelete(ctx: WireContext): Promise<void> {
+  const session = await sessionOf(ctx);
   if (!session || !protocolVersionOk(ctx)) return;
-  session.end('deleted by the client');
+  await session.terminate('deleted by the client');
   ctx.res.writeHead(200, { 'Content-Length': 0 });
   ctx.res.end();
 }
 
-function sessionOf(ctx: WireContext): Session | undefined {
+async function sessionOf(ctx: WireContext): Promise<Session | undefined> {
   const id = ctx.req.headers['mcp-session-id'] as string | undefined;
   if (id === undefined) {
     sendError(ctx.res, 400, ErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
     return undefined;
   }
-  const session = ctx.engine.get(id, ctx.principal);
+  const session = await ctx.engine.resolve(id, ctx.principal);
   if (!session || session.wire !== 'streamable') {
     sessionNotFound(ctx.res);
     return undefined;
@@ -150,6 +148,9 @@ async function resume(ctx: WireContext, session: Session, tag: string, from: Res
   const outcome = await session.attach(tag, from, (primingId) => openStream(ctx, session, primingId));
   switch (outcome) {
     case 'attached':
+      return;
+    case 'gone':
+      sessionNotFound(res);
       return;
     case 'complete':
       // The stream ended and the client has all of it: 204 tells SSE clients not to reconnect.
