@@ -3,6 +3,7 @@
 // answer and touches no other session.
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
+import { MemoryEventStore, type EventStore } from '../../src/index.js';
 import { readEvents, sleep, STREAMABLE_HEADERS, waitFor } from '../helpers.js';
 import {
   TINY,
@@ -227,6 +228,45 @@ describe('relating child messages to requests', () => {
       logged.messages.filter((m) => m.method === 'notifications/message').map((m) => m.params.data),
       [{ tag: 'solo', i: 1 }, { tag: 'solo', i: 2 }],
     );
+  });
+});
+
+describe('an asynchronous store (as Redis is)', () => {
+  test('while the store takes messages, the child’s output waits; all of it arrives, in order', async () => {
+    const memory = new MemoryEventStore({ maxEvents: 10_000, maxBytes: 16 << 20 });
+    let appends = 0;
+    let pending = 0;
+    let maxPending = 0;
+    const slow: EventStore = {
+      open(sessionId, tag) {
+        const log = memory.open(sessionId, tag);
+        return {
+          initialCursor: log.initialCursor,
+          append: (data) => {
+            maxPending = Math.max(maxPending, ++pending);
+            return new Promise<string>((r) =>
+              setTimeout(() => {
+                appends++;
+                pending--;
+                r(log.append(data) as string);
+              }, 1),
+            );
+          },
+          readAfter: (c) => log.readAfter(c),
+          drop: () => log.drop(),
+        };
+      },
+    };
+    const gw = await gateway(TINY, { eventStore: slow });
+    const sid = await openSession(gw.url);
+    const n = 3_000; // about 270 KB of output: several reads of the child's stdout
+    const r = await post(gw.url, call(1, 'log', { tag: 'slow store', n }), sid);
+    const seq = r.messages.filter((m) => m.method === 'notifications/message').map((m) => m.params.data.i);
+    assert.deepEqual(seq, Array.from({ length: n }, (_, i) => i + 1));
+    assert.equal(textOf(r.body), 'logged');
+    assert.ok(appends > n);
+    // Unpaused, every message would be waiting on the store at once; paused, at most one read's worth.
+    assert.ok(maxPending < n / 2, `messages waiting on the store at once: ${maxPending}`);
   });
 });
 

@@ -41,10 +41,18 @@ async function health(): Promise<Record<string, any>> {
 
 test(`${SESSIONS} sessions open and close, ${VANISHING} vanish: no child remains, RSS back near its start`, async () => {
   const useSession = async (i: number, remove: boolean) => {
-    const sid = await openSession(gw.url);
-    const r = await post(gw.url, call(1, 'echo', { text: `session ${i}` }), sid);
-    assert.equal(textOf(r.body), `session ${i}`);
-    if (remove) assert.equal(await deleteSession(gw.url, sid), 200);
+    let step = 'initialize';
+    try {
+      const sid = await openSession(gw.url);
+      step = 'call';
+      const r = await post(gw.url, call(1, 'echo', { text: `session ${i}` }), sid);
+      assert.equal(textOf(r.body), `session ${i}`, JSON.stringify(r));
+      step = 'delete';
+      if (remove) assert.equal(await deleteSession(gw.url, sid), 200);
+    } catch (err) {
+      const recent = gw.logs.slice(-5).map((l) => l.msg).join(' | ');
+      throw new Error(`session ${i}, ${step}: ${(err as Error).message} (gateway log: ${recent})`, { cause: err });
+    }
   };
   const settled = async (what: string) => {
     await eventually(async () => processesMarked(marker).length === 0 && (await health()).children.alive === 0, 60_000, what);
