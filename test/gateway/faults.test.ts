@@ -3,7 +3,7 @@
 // answer and touches no other session.
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
-import { MemoryEventStore, type EventStore } from '../../src/index.js';
+import { MemoryEventStore, type EventStore, type StreamLog } from '../../src/index.js';
 import { readEvents, sleep, STREAMABLE_HEADERS, waitFor } from '../helpers.js';
 import {
   TINY,
@@ -240,21 +240,18 @@ describe('an asynchronous store (as Redis is)', () => {
     const slow: EventStore = {
       open(sessionId, tag) {
         const log = memory.open(sessionId, tag);
-        return {
-          initialCursor: log.initialCursor,
-          append: (data) => {
-            maxPending = Math.max(maxPending, ++pending);
-            return new Promise<string>((r) =>
-              setTimeout(() => {
-                appends++;
-                pending--;
-                r(log.append(data) as string);
-              }, 1),
-            );
-          },
-          readAfter: (c) => log.readAfter(c),
-          drop: () => log.drop(),
+        const append = log.append.bind(log);
+        log.append = (...args: Parameters<StreamLog['append']>) => {
+          maxPending = Math.max(maxPending, ++pending);
+          return new Promise<string>((r) =>
+            setTimeout(() => {
+              appends++;
+              pending--;
+              r(append(...args) as string);
+            }, 1),
+          );
         };
+        return log;
       },
     };
     const gw = await gateway(TINY, { eventStore: slow });
