@@ -1,0 +1,78 @@
+// What every scenario shares: where the server is, sessions opened a bounded number at a time,
+// CPU windows on the server, and periodic expiry of requests that never got a reply.
+import type { Dispatcher } from 'undici';
+import { cpuNs, type RunningServer } from '../proc.js';
+import { newSession, type LoadSession, type Target, type WireName } from '../load/session.js';
+
+export interface Endpoint {
+  server: RunningServer;
+  target: Target;
+  wire: WireName;
+}
+
+/** Server CPU time over a window, in nanoseconds, with the wall time it spans. */
+export class CpuWindow {
+  private readonly ns0: number;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly pid: number) {
+    this.ns0 = cpuNs(pid);
+  }
+
+  end(): { ns: number; ms: number } {
+    return { ns: cpuNs(this.pid) - this.ns0, ms: performance.now() - this.t0 };
+  }
+}
+
+export interface Opened {
+  sessions: LoadSession[];
+  failures: number;
+  firstError: string | undefined;
+}
+
+/**
+ * Opens `count` sessions, `concurrency` handshakes at a time; each gets its own POST connection
+ * unless `sharedPost` is given. Stops early when `deadline` passes.
+ */
+export async function openSessions(
+  e: Endpoint,
+  count: number,
+  opts: { holdStream: boolean; concurrency: number; sharedPost?: Dispatcher; deadline: number; indexBase?: number },
+): Promise<Opened> {
+  const sessions: LoadSession[] = [];
+  let failures = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (next < count && performance.now() < opts.deadline) {
+      const i = next++;
+      const s = newSession(e.wire, (opts.indexBase ?? 0) + i, e.target, opts.sharedPost);
+      try {
+        await s.open(opts.holdStream);
+        sessions.push(s);
+      } catch (err) {
+        failures++;
+        firstError ??= (err as Error).message;
+        void s.close(!opts.sharedPost);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, count) }, worker));
+  return { sessions, failures, firstError };
+}
+
+/** Fails requests with no reply after `timeoutMs`, every half second, until stopped. */
+export function expireEvery(sessions: LoadSession[], timeoutMs: number): () => void {
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (const s of sessions) s.expire(now, timeoutMs);
+  }, 500);
+  return () => clearInterval(timer);
+}
+
+export async function closeSessions(sessions: LoadSession[], sharedPost?: Dispatcher): Promise<void> {
+  await Promise.all(sessions.map((s) => s.close(!sharedPost)));
+  await sharedPost?.destroy().catch(() => {});
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
