@@ -31,6 +31,17 @@ export interface CorsOptions {
   maxAgeS?: number;
 }
 
+export interface RedisOptions {
+  url: string;
+  /** Prefix of every key and channel (default `mcpw:`), so deployments can share a Redis. */
+  prefix?: string;
+  /** An instance's lease: its sessions move this long after it dies (default 3000 ms). */
+  leaseMs?: number;
+  /** How long server messages wait for Redis to come back before they fail (default 30 s). */
+  maxOutageMs?: number;
+  commandTimeoutMs?: number;
+}
+
 export interface McpWireOptions {
   /** A fresh SDK `McpServer` (or low-level `Server`) for each MCP session. */
   createServer?: CreateServer;
@@ -88,6 +99,11 @@ export interface McpWireOptions {
   retainFinishedStreams?: number;
   finishedStreamTtlMs?: number;
 
+  /**
+   * Several instances behind a plain load balancer, with Redis as the shared engine: a `redis://`
+   * URL, or settings. Without it everything stays in this process.
+   */
+  redis?: string | RedisOptions;
   logger?: Logger;
   /** Shared stores (several instances); in-process ones by default. */
   eventStore?: EventStore;
@@ -119,8 +135,9 @@ export const DEFAULTS = {
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
 export type ResolvedOptions = Required<
-  Omit<McpWireOptions, 'createServer' | 'backend' | 'auth' | 'cors' | 'allowedOrigins' | 'eventStore' | 'bus' | 'logger'>
+  Omit<McpWireOptions, 'createServer' | 'backend' | 'auth' | 'cors' | 'allowedOrigins' | 'eventStore' | 'bus' | 'logger' | 'redis'>
 > & {
+  redis: Required<RedisOptions> | undefined;
   backend: BackendFactory;
   auth: AuthOptions | undefined;
   cors: CorsOptions | undefined;
@@ -170,7 +187,13 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
     retainFinishedStreams: positive('retainFinishedStreams'),
     finishedStreamTtlMs: positive('finishedStreamTtlMs'),
     logger: o.logger ?? pino({ level: process.env.MCPWIRE_LOG_LEVEL ?? 'warn' }),
+    redis: o.redis === undefined ? undefined : resolveRedis(typeof o.redis === 'string' ? { url: o.redis } : o.redis),
     eventStore: o.eventStore,
     bus: o.bus,
   };
+}
+
+function resolveRedis(r: RedisOptions): Required<RedisOptions> {
+  if (!/^rediss?:\/\//.test(r.url)) throw new TypeError('mcpwire: option redis must be a redis:// or rediss:// URL');
+  return { prefix: 'mcpw:', leaseMs: 3_000, maxOutageMs: 30_000, commandTimeoutMs: 2_000, ...r };
 }

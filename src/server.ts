@@ -8,10 +8,14 @@ import { healthReport, type HealthCheck, type HealthReport } from './http/health
 import { LOOPBACK_HOSTS, resolveOptions, type McpWireOptions, type ResolvedOptions } from './options.js';
 import { SessionManager } from './session/manager.js';
 import { newStats, type Stats } from './session/stats.js';
+import { Cluster } from './session/cluster.js';
 import { MemoryBus, MemoryEventStore } from './store/memory.js';
+import { RedisPort } from './store/redis-port.js';
 
 export interface McpHandler {
   (req: IncomingMessage, res: ServerResponse, next?: Next): void;
+  /** Resolves once the handler serves (with Redis: once connected); requests wait for it. */
+  readonly ready: Promise<void>;
   readonly sessions: SessionManager;
   readonly stats: Stats;
   readonly options: ResolvedOptions;
@@ -34,7 +38,23 @@ export function createHandler(options: McpWireOptions): McpHandler {
   if (!backend) throw new TypeError('mcpwire: give createServer (a new SDK server per session) or backend');
   const opts = resolveOptions(options, backend);
   const stats = newStats();
+  const cluster = opts.redis
+    ? new Cluster(
+        new RedisPort({ url: opts.redis.url, prefix: opts.redis.prefix, commandTimeoutMs: opts.redis.commandTimeoutMs, log: opts.logger }),
+        {
+          leaseMs: opts.redis.leaseMs,
+          maxOutageMs: opts.redis.maxOutageMs,
+          maxBacklog: 10_000,
+          maxEvents: opts.eventLogMaxEvents,
+          ttlMs: opts.sessionIdleMs > 0 ? opts.sessionIdleMs : 24 * 3_600_000,
+          finishedTtlMs: opts.finishedStreamTtlMs,
+          log: opts.logger,
+          stats,
+        },
+      )
+    : undefined;
   const engine = new SessionManager({
+    cluster,
     store: opts.eventStore ?? new MemoryEventStore({ maxEvents: opts.eventLogMaxEvents, maxBytes: opts.eventLogMaxBytes }),
     bus: opts.bus ?? new MemoryBus(),
     stats,
@@ -50,9 +70,12 @@ export function createHandler(options: McpWireOptions): McpHandler {
     retainFinishedStreams: opts.retainFinishedStreams,
     finishedStreamTtlMs: opts.finishedStreamTtlMs,
   });
-  const front = new HttpFront(opts, engine);
+  const ready = engine.start();
+  const front = new HttpFront(opts, engine, ready);
+  if (cluster) front.healthChecks.push({ name: 'redis', check: () => ({ ok: cluster.port.up, instance: cluster.me }) });
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => front.handle(req, res, next)) as McpHandler;
   Object.assign(handler, {
+    ready,
     sessions: engine,
     stats,
     options: opts,
@@ -102,6 +125,7 @@ export async function serve(options: ServeOptions): Promise<McpWireServer> {
     ...options,
     allowedHosts: options.allowedHosts ?? (loopback ? LOOPBACK_HOSTS : false),
   });
+  await handler.ready;
   const httpServer = createHttpServer({ requireHostHeader: false }, handler);
   // Longer than the usual proxy idle timeouts, so a proxy never reuses a socket the server just closed.
   httpServer.keepAliveTimeout = 65_000;

@@ -48,4 +48,9 @@ export interface BackendFactory {
    * with this reason), or undefined to take it. The gateway uses it for its cap on child processes.
    */
   refuseSession?: () => string | undefined;
+  /**
+   * false: a backend cannot be rebuilt from the session record (a stdio child's state dies with it),
+   * so its sessions never hibernate and end (with a clear error) when their instance dies.
+   */
+  movable?: boolean;
 }

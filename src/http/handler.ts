@@ -11,6 +11,7 @@ import { Cors } from './cors.js';
 import { healthReport, type HealthCheck } from './health.js';
 import { sendError, sendJson } from './responses.js';
 import { BearerAuth, HostCheck, OriginCheck } from './security.js';
+import { StoreUnavailableError } from '../store/redis-port.js';
 
 export type Next = (err?: unknown) => void;
 
@@ -47,12 +48,15 @@ export class HttpFront {
   private readonly cors: Cors | undefined;
   private readonly auth: BearerAuth | undefined;
   private readonly resourceMetadataUrl: string | undefined;
+  private isReady = false;
   private readonly observers = new Set<(o: RequestObservation) => void>();
 
   constructor(
     private readonly opts: ResolvedOptions,
     readonly engine: SessionManager,
+    private readonly ready: Promise<void>,
   ) {
+    void ready.then(() => (this.isReady = true), () => {});
     this.hosts = new HostCheck(opts.allowedHosts);
     this.origins = new OriginCheck(opts.allowedOrigins, opts.cors);
     this.cors = opts.cors ? new Cors(opts.cors) : undefined;
@@ -94,8 +98,13 @@ export class HttpFront {
     }
     if (this.observers.size > 0) this.timeRequest(path, req, res);
     this.dispatch(route, req, res, q === -1 ? '' : url.slice(q + 1)).catch((err: unknown) => {
-      this.opts.logger.error({ err }, 'request failed');
       this.engine.stats.httpErrors++;
+      if (err instanceof StoreUnavailableError) {
+        // Fail closed, never 404: the session is not gone, the store is away for a while.
+        sendError(res, 503, ErrorCode.ServerError, 'Service Unavailable: the session store is unavailable; retry shortly', { 'Retry-After': '1' }, { reason: 'session_store_unavailable' });
+        return;
+      }
+      this.opts.logger.error({ err }, 'request failed');
       sendError(res, 500, ErrorCode.InternalError, 'Internal error');
     });
   }
@@ -110,6 +119,7 @@ export class HttpFront {
   }
 
   private async dispatch(route: Route, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    if (!this.isReady) await this.ready;
     const method = req.method ?? 'GET';
     if (route.kind === 'health') {
       if (!this.allowMethod(res, method, ['GET'])) return;

@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BackendFactory, InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import type { Bus, ChangeEvent, EventStore } from '../store/types.js';
+import type { Cluster } from './cluster.js';
+import { ClusteredSession } from './clustered-session.js';
 import { Session } from './session.js';
 import { SseConnections, type SseLimits } from './sse-writer.js';
 import type { Stats } from './stats.js';
@@ -24,6 +26,8 @@ export interface EngineOptions {
   sse: SseLimits;
   retainFinishedStreams: number;
   finishedStreamTtlMs: number;
+  /** Several instances over Redis; without it, everything is in this process. */
+  cluster?: Cluster;
 }
 
 /** Why no session was created: draining, the session limit, or the backend's own reason. */
@@ -55,7 +59,7 @@ export class SessionManager {
   constructor(private readonly opts: EngineOptions) {
     this.connections = new SseConnections(opts.sse, opts.stats, opts.keepAliveMs);
     this.sessionDeps = {
-      store: opts.store,
+      store: opts.cluster ? opts.cluster.store : opts.store,
       stats: opts.stats,
       log: opts.log,
       backendFactory: opts.backendFactory,
@@ -71,37 +75,83 @@ export class SessionManager {
       this.sweeper = setInterval(() => this.sweep(), every);
       this.sweeper.unref();
     }
-    this.unsubscribeBus = opts.bus.subscribe((e) => this.deliverChange(e));
+    // With several instances, changes reach sessions through Redis (Cluster.fanOut), not locally.
+    this.unsubscribeBus = opts.cluster ? () => {} : opts.bus.subscribe((e) => this.deliverChange(e));
+  }
+
+  /** Connects to the shared engine, when there is one. */
+  async start(): Promise<void> {
+    await this.opts.cluster?.start(this.sessions as Map<string, ClusteredSession>);
   }
 
   get stats(): Stats {
     return this.opts.stats;
   }
 
-  create(wire: Wire, principal: string | undefined, context: Omit<SessionContext, 'sessionId' | 'wire'>): Session | CreateRefusal {
+  create(
+    wire: Wire,
+    principal: string | undefined,
+    context: Omit<SessionContext, 'sessionId' | 'wire'>,
+  ): Session | CreateRefusal | Promise<Session | CreateRefusal> {
     if (this.draining) return 'draining';
     if (this.sessions.size >= this.opts.maxSessions) return 'full';
     const busy = this.opts.backendFactory.refuseSession?.();
     if (busy !== undefined) return `backend: ${busy}`;
     const id = randomUUID();
-    const session = new Session(id, wire, principal, { ...context, sessionId: id, wire }, this.sessionDeps);
-    this.sessions.set(id, session);
-    this.byWire[wire]++;
+    const cluster = this.opts.cluster;
+    const ctx = { ...context, sessionId: id, wire };
+    const session = cluster
+      ? new ClusteredSession(id, wire, principal, ctx, this.sessionDeps, cluster, { owned: true, epoch: '1', owner: cluster.me })
+      : new Session(id, wire, principal, ctx, this.sessionDeps);
+    this.add(session);
+    if (!cluster) return session;
+    return cluster.create(id, principal, wire).then(
+      () => session,
+      (err: unknown) => {
+        session.end('could not be stored');
+        throw err;
+      },
+    );
+  }
+
+  private add(session: Session): void {
+    this.sessions.set(session.id, session);
+    this.byWire[session.wire]++;
     this.opts.stats.sessionsCreated++;
-    if (this.watchers.size > 0) this.emit({ type: 'session-opened', sessionId: id, wire });
-    return session;
+    if (this.watchers.size > 0) this.emit({ type: 'session-opened', sessionId: session.id, wire: session.wire });
   }
 
   /** The session with this id, if it exists and belongs to this principal (else it is "unknown"). */
   resolve(id: string, principal: string | undefined): Session | undefined | Promise<Session | undefined> {
     const s = this.sessions.get(id);
-    if (!s || s.principal !== principal) return undefined;
-    return s;
+    if (s) return s.principal === principal ? s : undefined;
+    return this.opts.cluster ? this.adopt(id, principal, this.opts.cluster) : undefined;
   }
 
-  /** Publishes a change; every session (and, later, every listener) it concerns is notified. */
+  /** A session another instance created: this one gets its part of it (to take requests, hold streams). */
+  private async adopt(id: string, principal: string | undefined, cluster: Cluster): Promise<Session | undefined> {
+    const record = await cluster.lookup(id);
+    if (!record || (record.pr || undefined) !== principal) return undefined;
+    const again = this.sessions.get(id);
+    if (again) return again;
+    const wire = record.w as Wire;
+    const context = { sessionId: id, wire, headers: {} };
+    const session = new ClusteredSession(id, wire, principal, context, this.sessionDeps, cluster, {
+      owned: record.own === cluster.me,
+      epoch: record.ep ?? '',
+      owner: record.own ?? '',
+      record,
+    });
+    this.add(session);
+    return session;
+  }
+
+  /** Publishes a change; every session (and listener) it concerns is notified, on every instance. */
   publish(event: ChangeEvent): void | Promise<void> {
-    return this.opts.bus.publish(event);
+    const cluster = this.opts.cluster;
+    if (!cluster) return this.opts.bus.publish(event);
+    if (this.watchers.size > 0) this.emit({ type: 'change', change: event, sessionIds: [] });
+    return Promise.all([cluster.fanOut(event), this.opts.bus.publish(event)]).then(() => {});
   }
 
   /** Observes sessions opening and ending and changes being delivered; returns the unsubscriber. */
@@ -160,7 +210,7 @@ export class SessionManager {
     const idleBefore = this.opts.sessionIdleMs > 0 ? now - this.opts.sessionIdleMs : -Infinity;
     const sleepBefore = this.opts.hibernateAfterMs > 0 ? now - this.opts.hibernateAfterMs : -Infinity;
     for (const s of this.sessions.values()) {
-      if (s.lastActive < idleBefore && s.pendingRequests === 0 && s.attachedStreams === 0) void s.terminate('idle');
+      if (s.lastActive < idleBefore && s.pendingRequests === 0 && s.attachedStreams === 0) s.expire(idleBefore);
       else if (s.lastActive < sleepBefore && s.awake) s.hibernate();
     }
   }
@@ -190,6 +240,7 @@ export class SessionManager {
     if (this.sweeper) clearInterval(this.sweeper);
     this.connections.stop();
     this.unsubscribeBus();
+    await this.opts.cluster?.stop();
   }
 }
 

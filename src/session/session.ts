@@ -228,7 +228,7 @@ export class Session {
    */
   hibernate(): boolean {
     const backend = this.backend;
-    if (!backend || this.pending.size > 0 || this.serverRequests.size > 0) return false;
+    if (!backend || !this.canHibernate()) return false;
     this.backend = undefined;
     this.backendStarting = undefined;
     this.incarnation++;
@@ -248,6 +248,16 @@ export class Session {
       void this.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: 'Internal error: the server for this session could not be started' } });
     }
     void this.terminate('backend failed to start');
+  }
+
+  /** Nothing is in flight either way, and the backend can be rebuilt. */
+  protected canHibernate(): boolean {
+    return this.pending.size === 0 && this.serverRequests.size === 0 && this.deps.backendFactory.movable !== false;
+  }
+
+  /** The sweeper found the session idle since `idleBefore`: it ends (with several instances, if idle everywhere). */
+  expire(_idleBefore: number): void {
+    void this.terminate('idle');
   }
 
   // ── server → client ──────────────────────────────────────────────────────────────────────────
@@ -279,7 +289,7 @@ export class Session {
     this.deps.stats.messagesOut++;
     this.deps.stats.bytesOut += data.length;
     const last = responseId !== undefined && stream.pending === 1 && stream.tag.startsWith('r.');
-    const cursor = stream.log.append(data, last);
+    const cursor = stream.log.append(data, last, responseId);
     if (typeof cursor === 'string') {
       this.logged(stream, cursor, data, responseId, m.result);
       return;

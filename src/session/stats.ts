@@ -22,6 +22,10 @@ export interface Stats {
   httpErrors: number;
   hibernations: number;
   rehydrations: number;
+  /** Several instances: sessions taken from an owner whose lease lapsed, woken from hibernation, fenced. */
+  ownerTakeovers: number;
+  wakeups: number;
+  fenced: number;
 }
 
 export function newStats(): Stats {
@@ -46,5 +50,8 @@ export function newStats(): Stats {
     httpErrors: 0,
     hibernations: 0,
     rehydrations: 0,
+    ownerTakeovers: 0,
+    wakeups: 0,
+    fenced: 0,
   };
 }

@@ -22,8 +22,11 @@ export type ReadResult = { invalid: false; expired: boolean; missed: number; eve
  * written to a socket, so a reconnecting client can be replayed exactly what it missed.
  */
 export interface StreamLog {
-  /** Logs a message; `last` marks the final message of a POST's stream. Returns its cursor. */
-  append(data: string, last: boolean): MaybePromise<string>;
+  /**
+   * Logs a message; `last` marks the final message of a POST's stream, `responseId` the request a
+   * response answers. Returns its cursor.
+   */
+  append(data: string, last: boolean, responseId?: string | number): MaybePromise<string>;
   /** Events strictly after `cursor`, oldest first. The cursor `initialCursor` means "from the start". */
   readAfter(cursor: string): MaybePromise<ReadResult>;
   /** The cursor that names the start of the stream (the priming event's cursor). */

@@ -1,0 +1,313 @@
+// Several instances over Redis: this instance's lease, its doorbell channel, and the Redis side of
+// every session operation (create, ingress, attach, ownership, hibernation, end, change fan-out).
+// Heartbeats, connections and subscriptions cost O(instances), never O(sessions).
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { InboundExtra } from '../backend/types.js';
+import type { ParsedMessage } from '../jsonrpc.js';
+import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INGRESS, RECORD, RELEASE } from '../store/redis-scripts.js';
+import type { RedisPort } from '../store/redis-port.js';
+import { INITIAL_CURSOR, parseEntries, RedisEventStore, RedisKeys, requestKey, type Entry, type RedisLogSettings } from '../store/redis.js';
+import type { ChangeEvent } from '../store/types.js';
+import type { ClusteredSession } from './clustered-session.js';
+import type { Stats } from './stats.js';
+
+export interface ClusterSettings extends RedisLogSettings {
+  /** How long an instance's lease lasts without renewal; a dead instance's sessions move after it. */
+  leaseMs: number;
+  log: Logger;
+  stats: Stats;
+}
+
+export interface IngressResult {
+  state: 'live' | 'hib' | 'gone';
+  owner: string;
+  epoch: string;
+  ownerAlive: boolean;
+  /** The inbox id before the first appended message, and the last appended one. */
+  prev: string;
+  last: string;
+}
+
+export interface AttachInfo {
+  state: 'live' | 'hib';
+  owner: string;
+  ownerAlive: boolean;
+  finished: boolean;
+  /** What the last connection of this stream received ('' if none). */
+  delivered: string;
+  /** The epoch at which this POST stream was opened ('' if never: an unknown stream). */
+  opened: string;
+}
+
+export type AcquireResult =
+  | { status: 'ok'; epoch: string; record: Record<string, string>; streams: Record<string, string>; fromState: string }
+  | { status: 'mine' | 'alive' | 'moved' | 'gone'; owner: string };
+
+/** The session record as plain data, as another instance needs it. */
+export type SessionRecord = Record<string, string>;
+
+const CHANGE_METHOD: Record<ChangeEvent['kind'], string> = {
+  resource_updated: 'notifications/resources/updated',
+  tools_list_changed: 'notifications/tools/list_changed',
+  prompts_list_changed: 'notifications/prompts/list_changed',
+  resources_list_changed: 'notifications/resources/list_changed',
+};
+
+export class Cluster {
+  /** Random per process start, never host:pid (two workers must never share one). */
+  readonly me = randomBytes(8).toString('hex');
+  readonly keys: RedisKeys;
+  readonly store: RedisEventStore;
+  private sessions: Map<string, ClusteredSession> = new Map();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private cursorWrites = new Map<string, string>();
+  private cursorTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly port: RedisPort,
+    readonly settings: ClusterSettings,
+  ) {
+    this.keys = new RedisKeys(port.prefix);
+    this.store = new RedisEventStore(
+      port,
+      this.keys,
+      settings,
+      (sid) => ({ me: this.me, epoch: this.sessions.get(sid)?.epoch ?? '' }),
+      (sid) => this.sessions.get(sid)?.fenced(),
+    );
+  }
+
+  get leaseKey(): string {
+    return this.keys.leasePrefix() + this.me;
+  }
+
+  /** Connects, takes the lease, listens on the doorbell channel. */
+  async start(sessions: Map<string, ClusteredSession>): Promise<void> {
+    this.sessions = sessions;
+    await this.port.connect();
+    await this.renewLease();
+    await this.port.subscribe(this.keys.channelPrefix() + this.me, (m) => this.doorbell(m));
+    // Doorbells rung while the subscriber was away are lost: every held stream re-reads its log.
+    this.port.onResubscribed(() => this.catchUpAll());
+    const every = Math.max(50, Math.floor(this.settings.leaseMs / 3));
+    this.heartbeat = setInterval(() => void this.tick(), every);
+    this.heartbeat.unref();
+  }
+
+  private async renewLease(): Promise<void> {
+    await this.port.command(['SET', this.leaseKey, String(process.pid), 'PX', String(this.settings.leaseMs)]);
+  }
+
+  private ticks = 0;
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.renewLease();
+      // Every lease period: sessions whose streams are held here but whose owner's lease is gone.
+      if (++this.ticks % 3 === 0) await this.checkOwners();
+    } catch {
+      // Redis is down: the port reports it; leases of every instance lapse alike.
+    }
+  }
+
+  private async checkOwners(): Promise<void> {
+    const byOwner = new Map<string, ClusteredSession[]>();
+    for (const s of this.sessions.values()) {
+      if (s.owned || s.ended || s.owner === '' || s.attachedStreams === 0) continue;
+      const list = byOwner.get(s.owner) ?? [];
+      list.push(s);
+      byOwner.set(s.owner, list);
+    }
+    for (const [owner, list] of byOwner) {
+      const alive = await this.port.command<number>(['EXISTS', this.keys.leasePrefix() + owner]);
+      if (alive === 0) for (const s of list) void s.takeOver(owner);
+    }
+  }
+
+  /** Takeover waits until Redis has answered for a whole lease: after a Redis restart, leases come back first. */
+  get mayTakeOver(): boolean {
+    return this.port.upForMs >= this.settings.leaseMs;
+  }
+
+  private doorbell(message: string): void {
+    const bar = message.indexOf('|');
+    const kind = message.slice(0, bar);
+    if (kind === 'ev') {
+      // ev|S|tag|id|prev|fin|data — data may itself contain '|'
+      const parts = message.split('|', 6);
+      const head = parts.join('|').length + 1;
+      const session = this.sessions.get(parts[1]!);
+      session?.remoteEvent(parts[2]!, parts[3]!, parts[4]!, parts[5] === '1', message.slice(head));
+      return;
+    }
+    const [, sid, tag] = message.split('|');
+    const session = this.sessions.get(sid!);
+    if (!session) return;
+    if (kind === 'in') void session.drain();
+    else if (kind === 'dt') session.letGo(tag!);
+    else if (kind === 'end') session.end('ended on another instance');
+  }
+
+  private catchUpAll(): void {
+    for (const s of this.sessions.values()) s.catchUpAfterOutage();
+  }
+
+  // ── per-session operations ──────────────────────────────────────────────────────────────────
+
+  async create(sid: string, principal: string | undefined, wire: string): Promise<void> {
+    const k = this.keys;
+    await this.port.script(CREATE, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index()], [sid, this.me, principal ?? '', wire, Date.now(), this.settings.ttlMs]);
+  }
+
+  async lookup(sid: string): Promise<SessionRecord | undefined> {
+    const flat = await this.port.command<unknown>(['HGETALL', this.keys.session(sid)]);
+    const record = toRecord(flat);
+    if (!record.st || record.st === 'del') return undefined;
+    return record;
+  }
+
+  async ingress(sid: string, principal: string | undefined, messages: ParsedMessage[], extra: InboundExtra, tag: string | undefined, legacy: boolean): Promise<IngressResult> {
+    const k = this.keys;
+    const x = JSON.stringify({ headers: extra.requestInfo?.headers, authInfo: extra.authInfo });
+    const args: Array<string | number> = [sid, this.me, principal ?? '', Date.now(), this.settings.ttlMs, tag ?? '', k.leasePrefix(), k.channelPrefix(), messages.length];
+    for (const p of messages) {
+      const id = (p.message as { id?: string | number }).id;
+      args.push(JSON.stringify(p.message), x, legacy && p.kind === 'request' && id !== undefined ? requestKey(id) : '');
+    }
+    const r = await this.port.script<string[]>(INGRESS, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index()], args);
+    if (r[0] === 'gone') return { state: 'gone', owner: '', epoch: '', ownerAlive: false, prev: '', last: '' };
+    return { state: r[0] as 'live' | 'hib', owner: r[1]!, epoch: r[2]!, ownerAlive: Number(r[3]) === 1, prev: r[4]!, last: r[5]! };
+  }
+
+  async attach(sid: string, principal: string | undefined, tag: string): Promise<AttachInfo | 'gone'> {
+    const k = this.keys;
+    const r = await this.port.script<string[]>(ATTACH, [k.session(sid), k.streamsMeta(sid)], [sid, this.me, principal ?? '', tag, Date.now(), this.settings.ttlMs, k.leasePrefix(), k.channelPrefix()]);
+    if (r[0] === 'gone') return 'gone';
+    return { state: r[0] as 'live' | 'hib', owner: r[1]!, ownerAlive: Number(r[2]) === 1, finished: r[4] === '1', delivered: r[5]!, opened: r[7] ?? '' };
+  }
+
+  release(sid: string, tag: string, delivered: string): void {
+    this.port.script(RELEASE, [this.keys.streamsMeta(sid)], [this.me, tag, delivered]).catch(() => {});
+  }
+
+  async acquire(sid: string, expectedOwner: string): Promise<AcquireResult> {
+    const k = this.keys;
+    const r = await this.port.script<string[]>(ACQUIRE, [k.session(sid), k.streamsMeta(sid)], [this.me, expectedOwner, k.leasePrefix(), Date.now(), this.settings.ttlMs]);
+    if (r[0] !== 'ok') return { status: r[0] as 'mine' | 'alive' | 'moved' | 'gone', owner: r[1] ?? '' };
+    const bar = r.indexOf('|');
+    const record = toRecord(r.slice(2, bar));
+    return { status: 'ok', epoch: r[1]!, record, streams: toRecord(r.slice(bar + 1)), fromState: record.st ?? '' };
+  }
+
+  async hibernate(sid: string, epoch: string, inboxCursor: string): Promise<boolean> {
+    const k = this.keys;
+    return (await this.port.script<number>(HIBERNATE, [k.session(sid), k.inbox(sid)], [this.me, epoch, inboxCursor])) === 1;
+  }
+
+  async end(sid: string): Promise<void> {
+    const k = this.keys;
+    await this.port.script(END, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index()], [sid, this.me, k.streamPrefix(sid), k.channelPrefix(), k.subscriptionPrefix()]);
+  }
+
+  /** Stores what a rebuilt server needs (fields of the session hash), if this instance still owns it. */
+  async record(sid: string, epoch: string, fields: Record<string, string>): Promise<void> {
+    const args: string[] = [this.me, epoch];
+    for (const [f, v] of Object.entries(fields)) args.push(f, v);
+    await this.port.script(RECORD, [this.keys.session(sid)], args);
+  }
+
+  async subscribed(sid: string, tag: string, uri: string, on: boolean): Promise<void> {
+    const key = this.keys.subscriptionPrefix() + sha1(uri);
+    if (on) {
+      await this.port.command(['SADD', key, `${sid}|${tag}`]);
+      await this.port.command(['PEXPIRE', key, String(this.settings.ttlMs)]);
+    } else {
+      await this.port.command(['SREM', key, `${sid}|${tag}`]);
+    }
+  }
+
+  async readInbox(sid: string, after: string, count: number): Promise<Entry[]> {
+    const start = after === INITIAL_CURSOR ? '-' : `(${after}`;
+    return parseEntries(await this.port.command(['XRANGE', this.keys.inbox(sid), start, '+', 'COUNT', String(count)]));
+  }
+
+  /** The owner's processed inbox position, written at most every 50 ms per session. */
+  persistInboxCursor(sid: string, cursor: string): void {
+    this.cursorWrites.set(sid, cursor);
+    this.cursorTimer ??= setTimeout(() => {
+      this.cursorTimer = undefined;
+      const writes = [...this.cursorWrites];
+      this.cursorWrites.clear();
+      for (const [s, c] of writes) {
+        Promise.all([
+          this.port.command(['HSET', this.keys.session(s), 'ic', c]),
+          this.port.command(['XTRIM', this.keys.inbox(s), 'MINID', c]),
+        ]).catch(() => {});
+      }
+    }, 50);
+  }
+
+  /** Ends the connection holding a stream, wherever it is (SSE polling / closeSSEStream). */
+  async closeHolder(sid: string, tag: string): Promise<void> {
+    const holder = await this.port.command<string | null>(['HGET', this.keys.streamsMeta(sid), `h:${tag}`]);
+    if (!holder) return;
+    if (holder === this.me) this.sessions.get(sid)?.letGo(tag);
+    else await this.port.command(['PUBLISH', this.keys.channelPrefix() + holder, `dt|${sid}|${tag}`]);
+  }
+
+  /** Rings an owner whose inbox has messages it may not have been told about. */
+  async ring(owner: string, sid: string): Promise<void> {
+    await this.port.command(['PUBLISH', this.keys.channelPrefix() + owner, `in|${sid}`]);
+  }
+
+  /**
+   * A change, delivered cluster-wide without waking anyone: appended straight to the GET (or legacy)
+   * stream of every session it concerns, hibernated or not, whichever instance owns it.
+   */
+  async fanOut(event: ChangeEvent): Promise<void> {
+    const method = CHANGE_METHOD[event.kind];
+    const data = JSON.stringify(event.kind === 'resource_updated' ? { jsonrpc: '2.0', method, params: { uri: event.uri } } : { jsonrpc: '2.0', method });
+    let targets: string[];
+    if (event.kind === 'resource_updated') {
+      targets = await this.port.command<string[]>(['SMEMBERS', this.keys.subscriptionPrefix() + sha1(event.uri)]);
+    } else {
+      const sids = await this.port.command<string[]>(['ZRANGE', this.keys.index(), '0', '-1']);
+      const wires = await Promise.all(sids.map((sid) => this.port.command<string | null>(['HMGET', this.keys.session(sid), 'w', 'pv'])));
+      targets = sids.flatMap((sid, i) => {
+        const [wire, pv] = (wires[i] as unknown as Array<string | null>) ?? [];
+        return wire && pv ? [`${sid}|${wire === 'legacy' ? 'l' : 'g'}`] : [];
+      });
+    }
+    await Promise.all(
+      targets.map((t) => {
+        const [sid, tag] = t.split('|') as [string, string];
+        return this.store.append(sid, tag, data, false, '', true).catch(() => {
+          // The session is gone: forget it in the subscription set.
+          if (event.kind === 'resource_updated') void this.port.command(['SREM', this.keys.subscriptionPrefix() + sha1(event.uri), t]).catch(() => {});
+        });
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.cursorTimer) clearTimeout(this.cursorTimer);
+    await this.port.command(['DEL', this.leaseKey]).catch(() => {});
+    await this.port.close();
+  }
+}
+
+function sha1(s: string): string {
+  return createHash('sha1').update(s).digest('hex');
+}
+
+/** A flat [field, value, …] reply (or a RESP3 map) as a record. */
+export function toRecord(flat: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(flat)) for (let i = 0; i < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
+  else if (flat && typeof flat === 'object') for (const [k, v] of Object.entries(flat)) out[k] = String(v);
+  return out;
+}

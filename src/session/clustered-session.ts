@@ -1,0 +1,445 @@
+// A session with several instances over Redis. Any instance can take a client's HTTP request (the
+// ingress), hold a client's stream (the holder) or run the session's server (the owner); each
+// instance has one of these objects for the sessions it plays a part in.
+//   client → server: ingress appends to the session's inbox in Redis (durable before 202), then the
+//     owner delivers it (at once when the owner is the ingress, after a doorbell otherwise);
+//   server → client: the owner appends to a stream log in Redis, then the holder writes it, after a
+//     doorbell when the holder is elsewhere; a gap in the `prev` chain makes the holder re-read.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { ErrorCode, messageKind, type ParsedMessage, type RequestId } from '../jsonrpc.js';
+import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
+import { compareIds, INITIAL_CURSOR, requestIdOfKey, requestKey, type Entry } from '../store/redis.js';
+import type { ReadResult } from '../store/types.js';
+import type { Cluster, SessionRecord } from './cluster.js';
+import { LEGACY_TAG } from './event-id.js';
+import {
+  Session,
+  type AttachOutcome,
+  type OutStream,
+  type ReceiveOutcome,
+  type ResumeFrom,
+  type SessionDeps,
+} from './session.js';
+import type { SseConnection, StreamSink } from './sse-writer.js';
+
+interface RemoteEvent {
+  id: string;
+  prev: string;
+  fin: boolean;
+  data: string;
+}
+
+const INBOX_PAGE = 256;
+
+export class ClusteredSession extends Session {
+  /** Whether this instance runs the session's server, at which epoch, and who does otherwise. */
+  owned: boolean;
+  epoch: string;
+  owner: string;
+  private inboxCursor = INITIAL_CURSOR;
+  private draining = false;
+  private drainAgain = false;
+  private acquiring: Promise<void> | undefined;
+  /** After a takeover: the requests of the inbox backlog that were already answered with owner_lost. */
+  private failed: Set<string> | undefined;
+  /** Doorbell events held per stream while its replay runs, or before its connection is attached. */
+  private readonly buffered = new Map<string, RemoteEvent[]>();
+
+  constructor(
+    id: string,
+    wire: Wire,
+    principal: string | undefined,
+    context: SessionContext,
+    deps: SessionDeps,
+    private readonly cluster: Cluster,
+    origin: { owned: boolean; epoch: string; owner: string; record?: SessionRecord },
+  ) {
+    super(id, wire, principal, context, deps);
+    this.owned = origin.owned;
+    this.epoch = origin.epoch;
+    this.owner = origin.owner;
+    if (origin.record) this.load(origin.record);
+  }
+
+  private load(r: SessionRecord): void {
+    if (r.pv) this.protocolVersion = r.pv;
+    if (r.ip) this.initializeParams = JSON.parse(r.ip) as unknown;
+    if (r.ll) this.logLevel = r.ll;
+    this.subscriptions.clear();
+    if (r.sb) for (const uri of JSON.parse(r.sb) as string[]) this.subscriptions.add(uri);
+    this.inboxCursor = r.ic || INITIAL_CURSOR;
+  }
+
+  // ── client → server ──────────────────────────────────────────────────────────────────────────
+
+  override async receive(messages: ParsedMessage[], extra: InboundExtra, tag: string | undefined, accepted: () => void): Promise<ReceiveOutcome> {
+    this.lastActive = Date.now();
+    let r;
+    try {
+      r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, this.wire === 'legacy');
+    } catch (err) {
+      if (tag) this.buffered.delete(tag);
+      throw err;
+    }
+    if (r.state === 'gone') {
+      this.end('ended on another instance');
+      return 'gone';
+    }
+    accepted();
+    this.owner = r.owner;
+    const me = this.cluster.me;
+    if (r.state === 'live' && r.owner === me && this.owned) {
+      if (r.prev === this.inboxCursor && !this.draining) {
+        this.inboxCursor = r.last;
+        this.deliver(messages, extra, tag);
+        this.cluster.persistInboxCursor(this.id, r.last);
+      } else {
+        void this.drain();
+      }
+    } else if (r.state === 'hib' || !r.ownerAlive || r.owner === me) {
+      void this.takeOver(r.state === 'hib' ? '' : r.owner);
+    }
+    return 'ok';
+  }
+
+  /** The owner delivers the inbox in order, from where it stopped. */
+  async drain(): Promise<void> {
+    if (!this.owned || this.ended) return;
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = true;
+    try {
+      do {
+        this.drainAgain = false;
+        for (;;) {
+          const entries = await this.cluster.readInbox(this.id, this.inboxCursor, INBOX_PAGE);
+          for (const e of entries) {
+            this.inboxCursor = e.id;
+            this.deliverEntry(e);
+          }
+          if (entries.length < INBOX_PAGE || this.ended) break;
+        }
+      } while (this.drainAgain && !this.ended);
+      this.cluster.persistInboxCursor(this.id, this.inboxCursor);
+    } catch (err) {
+      this.deps.log.warn({ err, sessionId: this.id }, 'reading a session inbox failed; it is read again on the next message');
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private deliverEntry(e: Entry): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(e.fields.m ?? '');
+    } catch {
+      return;
+    }
+    const kind = messageKind(message);
+    if (!kind) return;
+    const tag = e.fields.t || undefined;
+    if (kind === 'request' && this.failed) {
+      const id = (message as { id: RequestId }).id;
+      if ((tag && this.failed.has(tag)) || this.failed.has(`q:${requestKey(id)}`)) return;
+    }
+    const x = JSON.parse(e.fields.x ?? '{}') as { headers?: IncomingHttpHeaders; authInfo?: AuthInfo };
+    const extra: InboundExtra = { requestInfo: { headers: x.headers ?? {} } };
+    if (x.authInfo) extra.authInfo = x.authInfo;
+    if (tag) extra.closeSSEStream = () => void this.cluster.closeHolder(this.id, tag).catch(() => {});
+    this.deliver([{ message: message as ParsedMessage['message'], kind }], extra, tag);
+  }
+
+  // ── ownership ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Becomes the owner: of a hibernated session (expected ''), or of one whose owner's lease is gone.
+   * Requests that were in flight on a dead owner are answered with a retryable owner_lost error.
+   */
+  takeOver(expected: string): Promise<void> {
+    if (this.owned && expected !== this.cluster.me) return Promise.resolve();
+    this.acquiring ??= this.acquire(expected)
+      .catch((err: unknown) => this.deps.log.warn({ err, sessionId: this.id }, 'taking over a session failed'))
+      .finally(() => (this.acquiring = undefined));
+    return this.acquiring;
+  }
+
+  private async acquire(expected: string): Promise<void> {
+    const wait = this.cluster.settings.leaseMs - this.cluster.port.upForMs;
+    if (expected !== '' && wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const r = await this.cluster.acquire(this.id, expected);
+    if (r.status === 'gone') {
+      this.end('ended on another instance');
+      return;
+    }
+    if (r.status !== 'ok') {
+      this.owner = r.owner;
+      if (r.status === 'mine') {
+        this.owned = true;
+        await this.drain();
+      } else if (r.owner) {
+        await this.cluster.ring(r.owner, this.id);
+      }
+      return;
+    }
+    this.owned = true;
+    this.epoch = r.epoch;
+    this.owner = this.cluster.me;
+    this.load(r.record);
+    if (r.fromState === 'live') {
+      this.deps.stats.ownerTakeovers++;
+      this.failed = this.failInFlight(r.streams);
+      if (this.deps.backendFactory.movable === false) {
+        await this.terminate('the process serving this session was lost with its instance');
+        return;
+      }
+    } else {
+      this.deps.stats.wakeups++;
+    }
+    await this.drain();
+  }
+
+  /** Answers every request the dead owner had in flight; returns what the inbox backlog must skip. */
+  private failInFlight(streams: Record<string, string>): Set<string> {
+    const failed = new Set<string>();
+    for (const field of Object.keys(streams)) {
+      let id: RequestId;
+      let stream: OutStream;
+      if (field.startsWith('s:r.')) {
+        const tag = field.slice(2);
+        failed.add(tag);
+        if (streams[`f:${tag}`] === '1') continue;
+        id = requestIdOfKey(tag.slice(2));
+        stream = this.requestStream(tag);
+      } else if (field.startsWith('q:')) {
+        failed.add(field);
+        id = requestIdOfKey(field.slice(2));
+        stream = this.standalone(LEGACY_TAG);
+      } else {
+        continue;
+      }
+      this.pending.set(id, stream);
+      stream.pending++;
+      void Promise.resolve(
+        this.send({
+          jsonrpc: '2.0',
+          id,
+          error: {
+            code: ErrorCode.InternalError,
+            message: 'The instance running this request was lost; the request may or may not have run. Retry it.',
+            data: { reason: 'owner_lost', retryable: true },
+          },
+        }),
+      ).catch(() => {});
+    }
+    return failed;
+  }
+
+  /** Another instance owns the session now (this one was paused or cut off): let go of it. */
+  fenced(): void {
+    this.deps.stats.fenced++;
+    this.owned = false;
+    this.end('fenced: another instance owns the session');
+  }
+
+  protected override record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {
+    super.record(method, params, result);
+    if (!this.owned) return;
+    const fields: Record<string, string> = {};
+    if (method === 'initialize') {
+      fields.ip = JSON.stringify(this.initializeParams ?? {});
+      if (this.protocolVersion) fields.pv = this.protocolVersion;
+    } else if (method === 'logging/setLevel' && this.logLevel) {
+      fields.ll = this.logLevel;
+    } else if (method === 'resources/subscribe' || method === 'resources/unsubscribe') {
+      fields.sb = JSON.stringify([...this.subscriptions]);
+      const uri = params?.uri;
+      if (typeof uri === 'string') {
+        void this.cluster.subscribed(this.id, this.wire === 'legacy' ? 'l' : 'g', uri, method === 'resources/subscribe').catch(() => {});
+      }
+    }
+    if (Object.keys(fields).length > 0) void this.cluster.record(this.id, this.epoch, fields).catch(() => {});
+  }
+
+  override hibernate(): boolean {
+    if (!this.owned || !this.backend || !this.canHibernate()) return false;
+    // The server goes first; if the session could not be marked asleep (a message came in meanwhile),
+    // the next message simply builds a new one here.
+    super.hibernate();
+    void this.cluster
+      .hibernate(this.id, this.epoch, this.inboxCursor)
+      .then((asleep) => {
+        if (asleep && !this.backend) {
+          this.owned = false;
+          this.owner = '';
+        }
+      })
+      .catch(() => {});
+    return true;
+  }
+
+  override async terminate(reason: string): Promise<void> {
+    await this.cluster.end(this.id);
+    this.end(reason);
+  }
+
+  /** This instance stops: its sessions sleep in Redis, to wake wherever their next message lands. */
+  override async shutdown(): Promise<void> {
+    if (this.owned && this.canHibernate()) {
+      await this.cluster.hibernate(this.id, this.epoch, this.inboxCursor).catch(() => false);
+    }
+    this.end('server shutdown');
+  }
+
+  /** Idle here is not idle everywhere: the session ends only when Redis has seen nothing either. */
+  override expire(idleBefore: number): void {
+    if (!this.owned) {
+      if (this.attachedStreams === 0) this.end('idle here'); // a copy for streams: dropped locally only
+      return;
+    }
+    this.cluster
+      .lookup(this.id)
+      .then((record) => {
+        if (!record) this.end('expired');
+        else if (Number(record.la) < idleBefore) void this.terminate('idle').catch(() => {});
+        else this.lastActive = Number(record.la);
+      })
+      .catch(() => {});
+  }
+
+  // ── streams ──────────────────────────────────────────────────────────────────────────────────
+
+  override openRequestStream(firstRequestId: RequestId, json: boolean): string {
+    const tag = super.openRequestStream(firstRequestId, json);
+    this.buffered.set(tag, []); // events may be rung before the connection is attached
+    return tag;
+  }
+
+  override attachFresh(tag: string, sink: StreamSink): void {
+    super.attachFresh(tag, sink);
+    this.applyBuffered(this.streams.get(tag)!);
+  }
+
+  protected override hold(stream: OutStream, sink: StreamSink): void {
+    super.hold(stream, sink);
+    const detached = sink.onClosed;
+    sink.onClosed = () => {
+      this.cluster.release(this.id, stream.tag, stream.delivered);
+      detached?.();
+    };
+  }
+
+  override async attach(tag: string, from: ResumeFrom, start: (primingId: string) => SseConnection): Promise<AttachOutcome> {
+    let s = this.streams.get(tag);
+    if (!s || s.finished) {
+      s = this.requestStreamOrStandalone(tag);
+    }
+    const stream = s;
+    const old = stream.sink;
+    if (old && !old.closed) {
+      this.deps.stats.takeovers++;
+      stream.sink = undefined;
+      old.onClosed = undefined;
+      old.close(this.deps.retryMs);
+    }
+    this.buffered.set(tag, []);
+    try {
+      const info = await this.cluster.attach(this.id, this.principal, tag);
+      if (info === 'gone') {
+        this.end('ended on another instance');
+        return 'gone';
+      }
+      this.owner = info.owner;
+      if (tag.startsWith('r.') && info.opened === '') {
+        this.deps.stats.resumeMisses++;
+        return 'unknown';
+      }
+      const after = from === 'start' ? INITIAL_CURSOR : from === 'undelivered' ? info.delivered || INITIAL_CURSOR : from.after;
+      const r = (await stream.log.readAfter(after)) as ReadResult & { finished?: boolean };
+      if (info.finished || r.finished) stream.finished = true;
+      const outcome = this.replay(stream, r, after, typeof from === 'object', start);
+      if (outcome === 'attached') {
+        this.applyBuffered(stream);
+        if (info.state === 'live' && !info.ownerAlive && !stream.finished) void this.takeOver(info.owner);
+      }
+      return outcome;
+    } finally {
+      this.buffered.delete(tag);
+    }
+  }
+
+  private requestStreamOrStandalone(tag: string): OutStream {
+    return tag.startsWith('r.') ? this.requestStream(tag) : this.standalone(tag);
+  }
+
+  /** A doorbell: an event of a stream this instance may hold. */
+  remoteEvent(tag: string, id: string, prev: string, fin: boolean, data: string): void {
+    const waiting = this.buffered.get(tag);
+    if (waiting) {
+      waiting.push({ id, prev, fin, data });
+      return;
+    }
+    const stream = this.streams.get(tag);
+    if (!stream?.sink || stream.sink.closed) return;
+    this.applyEvent(stream, { id, prev, fin, data });
+  }
+
+  private applyBuffered(stream: OutStream): void {
+    const waiting = this.buffered.get(stream.tag);
+    this.buffered.delete(stream.tag);
+    for (const e of waiting ?? []) this.applyEvent(stream, e);
+  }
+
+  private applyEvent(stream: OutStream, e: RemoteEvent): void {
+    const sink = stream.sink;
+    if (!sink || sink.closed) return;
+    if (compareIds(e.id, stream.delivered) <= 0) return; // replayed already
+    if (e.prev !== stream.delivered) {
+      void this.catchUp(stream);
+      return;
+    }
+    sink.write(this.eventId(stream.tag, e.id), e.data, stream.tag.startsWith('r.'));
+    stream.delivered = e.id;
+    if (e.fin) this.finish(stream);
+  }
+
+  /** A gap in the chain (a missed doorbell): re-read the log from what this connection has. */
+  private async catchUp(stream: OutStream): Promise<void> {
+    if (this.buffered.has(stream.tag)) return;
+    this.buffered.set(stream.tag, []);
+    try {
+      const r = (await stream.log.readAfter(stream.delivered)) as ReadResult & { finished?: boolean };
+      const sink = stream.sink;
+      if (r.invalid || !sink || sink.closed) return;
+      if (r.expired) this.deps.stats.eventsDropped += r.missed;
+      for (const e of r.events) {
+        sink.write(this.eventId(stream.tag, e.cursor), e.data, stream.tag.startsWith('r.'));
+        stream.delivered = e.cursor;
+      }
+      if (r.finished) this.finish(stream);
+      else this.applyBuffered(stream);
+    } catch {
+      // Redis is away: the next doorbell or the reconnect catch-up tries again.
+    } finally {
+      this.buffered.delete(stream.tag);
+    }
+  }
+
+  /** Another instance took this stream (or its owner asked to end the connection): let go of it. */
+  letGo(tag: string): void {
+    const stream = this.streams.get(tag);
+    const sink = stream?.sink;
+    if (!stream || !sink || sink.closed) return;
+    stream.sink = undefined;
+    sink.onClosed = undefined;
+    sink.close(this.deps.retryMs);
+  }
+
+  /** Redis came back: doorbells may have been lost while it was away. */
+  catchUpAfterOutage(): void {
+    for (const stream of this.streams.values()) if (stream.sink && !stream.sink.closed) void this.catchUp(stream);
+    if (this.owned) void this.drain();
+  }
+}

@@ -1,0 +1,150 @@
+// The small port through which mcpwire talks to Redis (node-redis v6): three connections per instance
+// (commands, pub/sub, blocking reads), never one per session; scripts by EVALSHA; up/down tracking.
+import { createHash } from 'node:crypto';
+import { createClient } from 'redis';
+import type { Logger } from 'pino';
+
+type Client = ReturnType<typeof createClient>;
+
+export interface RedisPortOptions {
+  url: string;
+  /** Key and channel prefix, so several deployments (or tests) share one Redis. */
+  prefix: string;
+  commandTimeoutMs: number;
+  log: Logger;
+}
+
+/** Thrown when Redis cannot be reached: callers answer 503, never 404. */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the session store (Redis) is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export class RedisPort {
+  readonly prefix: string;
+  private readonly cmdClient: Client;
+  private readonly subClient: Client;
+  private readonly blockClient: Client;
+  private readonly shas = new Map<string, string>();
+  private readonly listeners = new Set<(up: boolean) => void>();
+  private upSince = 0;
+  private closed = false;
+
+  constructor(private readonly opts: RedisPortOptions) {
+    this.prefix = opts.prefix;
+    const base = {
+      url: opts.url,
+      RESP: 3 as const,
+      maintNotifications: 'disabled' as const,
+      // A command that was sent when the socket dropped may have run: it is rejected, never resent.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 2_000,
+        keepAlive: true,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1_000) + Math.floor(Math.random() * 100),
+      },
+    };
+    this.cmdClient = createClient({ ...base, commandOptions: { timeout: opts.commandTimeoutMs } });
+    this.subClient = createClient(base);
+    // Blocking reads must not share the command connection; its queue would stall behind them.
+    this.blockClient = createClient(base);
+    for (const [name, c] of [['commands', this.cmdClient], ['pubsub', this.subClient], ['reader', this.blockClient]] as const) {
+      // Without an error listener node-redis would crash the process on the first connection error.
+      c.on('error', (err: Error) => this.opts.log.debug({ err: err.message, connection: name }, 'redis connection error'));
+    }
+    this.cmdClient.on('ready', () => this.setUp(true));
+    this.cmdClient.on('end', () => this.setUp(false));
+    this.cmdClient.on('reconnecting', () => this.setUp(false));
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.cmdClient.connect(), this.subClient.connect(), this.blockClient.connect()]);
+    this.setUp(true);
+  }
+
+  get up(): boolean {
+    return this.upSince > 0;
+  }
+
+  /** How long the command connection has been up without a break (0 when down). */
+  get upForMs(): number {
+    return this.upSince > 0 ? Date.now() - this.upSince : 0;
+  }
+
+  onStateChange(listener: (up: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setUp(up: boolean): void {
+    if (this.closed) return;
+    if (up === this.up) return;
+    this.upSince = up ? Date.now() : 0;
+    this.opts.log.info({ up }, up ? 'redis is up' : 'redis is down');
+    for (const l of this.listeners) l(up);
+  }
+
+  key(...parts: string[]): string {
+    return this.prefix + parts.join(':');
+  }
+
+  async command<T = unknown>(args: string[]): Promise<T> {
+    try {
+      return (await this.cmdClient.sendCommand(args)) as T;
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  /** Runs a Lua script by its digest, loading it on NOSCRIPT (after a Redis restart, say). */
+  async script<T = unknown>(source: string, keys: string[], args: Array<string | number>): Promise<T> {
+    let sha = this.shas.get(source);
+    if (!sha) {
+      sha = createHash('sha1').update(source).digest('hex');
+      this.shas.set(source, sha);
+    }
+    const argv = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return (await this.cmdClient.sendCommand(['EVALSHA', sha, ...argv])) as T;
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        try {
+          return (await this.cmdClient.sendCommand(['EVAL', source, ...argv])) as T;
+        } catch (again) {
+          throw this.translate(again);
+        }
+      }
+      throw this.translate(err);
+    }
+  }
+
+  async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
+    await this.subClient.subscribe(channel, listener);
+  }
+
+  /** XREAD BLOCK on the dedicated connection (never BLOCK 0: a dead Redis must not hang it forever). */
+  async blockingRead(args: string[]): Promise<unknown> {
+    try {
+      return await this.blockClient.sendCommand(args);
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  /** The subscriber connection is back after a break: doorbells may have been missed. */
+  onResubscribed(listener: () => void): void {
+    this.subClient.on('ready', listener);
+  }
+
+  private translate(err: unknown): Error {
+    if (err instanceof Error && /^(ERR|WRONGTYPE|NOSCRIPT|BUSY)/.test(err.message)) return err;
+    return new StoreUnavailableError(err);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([this.cmdClient.quit(), this.subClient.quit(), this.blockClient.quit()]);
+  }
+}

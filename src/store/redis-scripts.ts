@@ -1,0 +1,192 @@
+// The Lua scripts of the Redis engine. Each runs atomically and touches the keys of one session
+// (all tagged `{S}`), plus instance leases and doorbell channels.
+//
+// Keys (prefix P, session S):
+//   P{S}         hash   st live|hib · own instance · ep epoch · pr principal · w wire · pv · ip · ll · sb
+//                       · il last inbox id · ic inbox id processed by the owner · la last activity · ca
+//   P{S}:in      stream client→server messages: m JSON · x extra · t response stream tag · p previous id
+//   P{S}:om      hash   per stream tag: h:<tag> holder · l:<tag> last id · f:<tag> finished · s:<tag>
+//                       opened at epoch · dl:<tag> last id a connection received; and q:<id> a legacy
+//                       request in flight since epoch
+//   P{S}:o:<tag> stream server→client messages: d JSON · p previous id · f 1 on the stream's last
+//   Pi:<iid>     string an instance's lease
+//   Pss          zset   live sessions by last activity (for list_changed fan-out)
+//   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
+// Doorbells on channel Pb:<iid>: `in|S` (inbox), `ev|S|tag|id|prev|fin|data` (event for a holder),
+// `dt|S|tag` (another instance took the stream), `end|S` (the session ended).
+
+/** KEYS: H IN OM IX · ARGV: sid me principal wire now ttl */
+export const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'st', 'live', 'own', ARGV[2], 'ep', 1, 'pr', ARGV[3], 'w', ARGV[4],
+  'ca', ARGV[5], 'la', ARGV[5], 'il', '0-0', 'ic', '0-0')
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[6])
+return 1
+`;
+
+/**
+ * Client messages into the inbox, durably, before they are acknowledged.
+ * KEYS: H IN OM IX · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
+ * where q names a legacy request (its answer goes to the one legacy stream) or is ''.
+ * Returns {st, own, ep, ownerAlive, prevInboxId, lastInboxId} or {'gone'}.
+ */
+export const INGRESS = `
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st or st == 'del' or redis.call('HGET', KEYS[1], 'pr') ~= ARGV[3] then return {'gone'} end
+local own = redis.call('HGET', KEYS[1], 'own')
+local ep = redis.call('HGET', KEYS[1], 'ep')
+local prev = redis.call('HGET', KEYS[1], 'il')
+local first = prev
+local id = prev
+local tag = ARGV[6]
+for i = 0, tonumber(ARGV[9]) - 1 do
+  id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev)
+  prev = id
+  local q = ARGV[12 + 3 * i]
+  if q ~= '' then redis.call('HSET', KEYS[3], 'q:' .. q, ep) end
+end
+redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
+if tag ~= '' then redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep) end
+for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV[5]) end
+redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
+local alive = 0
+if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
+if st == 'live' and own ~= ARGV[2] and alive == 1 then redis.call('PUBLISH', ARGV[8] .. own, 'in|' .. ARGV[1]) end
+return {st, own, ep, alive, first, id}
+`;
+
+/**
+ * A server→client message into a stream's log, then a doorbell to the stream's holder. With an
+ * epoch, only the owner of that epoch may append (a paused old owner is fenced).
+ * KEYS: H O OM · ARGV: sid me epoch('' = unfenced) tag data fin ttl finishedTtl maxEvents channelPrefix
+ * answeredLegacyRequest('' = none)
+ * Returns {id, prev, holder} or {'fenced'} or {'gone'}.
+ */
+export const APPEND = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+if ARGV[3] ~= '' then
+  if redis.call('HGET', KEYS[1], 'own') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'ep') ~= ARGV[3] then return {'fenced'} end
+end
+local tag = ARGV[4]
+local prev = redis.call('HGET', KEYS[3], 'l:' .. tag) or '0-0'
+local id
+if ARGV[6] == '1' then
+  id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'd', ARGV[5], 'p', prev, 'f', '1')
+  redis.call('HSET', KEYS[3], 'l:' .. tag, id, 'f:' .. tag, '1')
+  redis.call('PEXPIRE', KEYS[2], ARGV[8])
+else
+  id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'd', ARGV[5], 'p', prev)
+  redis.call('HSET', KEYS[3], 'l:' .. tag, id)
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+end
+if ARGV[11] ~= '' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11]) end
+local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
+if holder ~= '' and holder ~= ARGV[2] then
+  redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. ARGV[5])
+end
+return {id, prev, holder}
+`;
+
+/**
+ * A connection takes a stream: it becomes the holder, the previous holder is told to let go.
+ * KEYS: H OM · ARGV: sid me principal tag now ttl leasePrefix channelPrefix
+ * Returns {st, own, ownerAlive, lastId, finished, deliveredId, wire} or {'gone'}.
+ */
+export const ATTACH = `
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st or st == 'del' or redis.call('HGET', KEYS[1], 'pr') ~= ARGV[3] then return {'gone'} end
+local tag = ARGV[4]
+local old = redis.call('HGET', KEYS[2], 'h:' .. tag)
+redis.call('HSET', KEYS[2], 'h:' .. tag, ARGV[2])
+redis.call('HSET', KEYS[1], 'la', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if old and old ~= ARGV[2] then redis.call('PUBLISH', ARGV[8] .. old, 'dt|' .. ARGV[1] .. '|' .. tag) end
+local own = redis.call('HGET', KEYS[1], 'own')
+local alive = 0
+if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
+return {st, own, alive, redis.call('HGET', KEYS[2], 'l:' .. tag) or '', redis.call('HGET', KEYS[2], 'f:' .. tag) or '0',
+  redis.call('HGET', KEYS[2], 'dl:' .. tag) or '', redis.call('HGET', KEYS[1], 'w'), redis.call('HGET', KEYS[2], 's:' .. tag) or ''}
+`;
+
+/** A holder lets go of a stream, remembering what its connection received. KEYS: OM · ARGV: me tag lastId */
+export const RELEASE = `
+if redis.call('HGET', KEYS[1], 'h:' .. ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'h:' .. ARGV[2])
+  redis.call('HSET', KEYS[1], 'dl:' .. ARGV[2], ARGV[3])
+end
+return 1
+`;
+
+/**
+ * Ownership moves: from a hibernated session, or from an owner whose lease is gone. The epoch
+ * grows, so the old owner's next append is fenced.
+ * KEYS: H OM · ARGV: me expectedOwner leasePrefix now ttl
+ * Returns {'ok', epoch, hash fields…, '|', om fields…} or {'alive'|'moved'|'gone', owner}.
+ */
+export const ACQUIRE = `
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st or st == 'del' then return {'gone', ''} end
+local own = redis.call('HGET', KEYS[1], 'own')
+if st == 'live' then
+  if own == ARGV[1] then return {'mine', own} end
+  if own ~= ARGV[2] then return {'moved', own} end
+  if redis.call('EXISTS', ARGV[3] .. own) == 1 then return {'alive', own} end
+end
+local ep = redis.call('HINCRBY', KEYS[1], 'ep', 1)
+redis.call('HSET', KEYS[1], 'st', 'live', 'own', ARGV[1], 'la', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local out = {'ok', tostring(ep)}
+for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(out, v) end
+table.insert(out, '|')
+for _, v in ipairs(redis.call('HGETALL', KEYS[2])) do table.insert(out, v) end
+return out
+`;
+
+/**
+ * The owner puts an idle session to sleep: only if it still owns it at this epoch and has processed
+ * every inbox entry. KEYS: H IN · ARGV: me epoch processedInboxId
+ */
+export const HIBERNATE = `
+if redis.call('HGET', KEYS[1], 'st') ~= 'live' or redis.call('HGET', KEYS[1], 'own') ~= ARGV[1]
+  or redis.call('HGET', KEYS[1], 'ep') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'il') ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'st', 'hib', 'own', '', 'ic', ARGV[3])
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
+return 1
+`;
+
+/**
+ * The session ends everywhere: its keys go, its owner and holders are rung.
+ * KEYS: H IN OM IX · ARGV: sid me keyPrefixOfStreams channelPrefix subscriptionSetPrefix
+ */
+export const END = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local rung = {}
+local own = redis.call('HGET', KEYS[1], 'own')
+if own and own ~= '' and own ~= ARGV[2] then rung[own] = true end
+local om = redis.call('HGETALL', KEYS[3])
+for i = 1, #om, 2 do
+  local f = om[i]
+  if string.sub(f, 1, 2) == 'l:' then redis.call('DEL', ARGV[3] .. string.sub(f, 3)) end
+  if string.sub(f, 1, 2) == 'h:' and om[i + 1] ~= ARGV[2] then rung[om[i + 1]] = true end
+end
+local sb = redis.call('HGET', KEYS[1], 'sb')
+if sb and sb ~= '' then
+  for _, uri in ipairs(cjson.decode(sb)) do
+    redis.call('SREM', ARGV[5] .. redis.sha1hex(uri), ARGV[1] .. '|g', ARGV[1] .. '|l')
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+for iid, _ in pairs(rung) do redis.call('PUBLISH', ARGV[4] .. iid, 'end|' .. ARGV[1]) end
+return 1
+`;
+
+/** The owner records what another instance needs to rebuild the session. KEYS: H · ARGV: me epoch field value … */
+export const RECORD = `
+if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'ep') ~= ARGV[2] then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
