@@ -12,6 +12,18 @@ const SESSIONS = 500;
 const VANISHING = 50;
 const CONCURRENCY = 10;
 
+/** The /proc stat lines of these processes (name, state, parent), for a failure message. */
+function describe(pids: number[]): string {
+  const stat = (p: number) => {
+    try {
+      return readFileSync(`/proc/${p}/stat`, 'utf8').split(' ').slice(0, 4).join(' ');
+    } catch {
+      return `${p} (gone)`;
+    }
+  };
+  return pids.map(stat).join('; ');
+}
+
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m![1]);
@@ -75,6 +87,10 @@ test(`${SESSIONS} sessions open and close, ${VANISHING} vanish: no child remains
   assert.ok(peak > 0, 'the children were seen while sessions ran (the count works)');
   await eventually(async () => (await health()).sessions.streamable === 0, 30_000, 'the vanished sessions to be reaped');
   await settled('every child to go');
+  // A child's exit is seen (and counted above) when it is reaped; give the kernel a moment for the rest.
+  await eventually(async () => descendantsOf(gw.pid).length === 0, 10_000, 'the last descendants to go').catch((err: Error) => {
+    throw new Error(`${err.message}: ${describe(descendantsOf(gw.pid))}`);
+  });
 
   const h = await health();
   const childrenAfter = processesMarked(marker).length;
