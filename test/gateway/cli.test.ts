@@ -76,7 +76,7 @@ describe('mcpwire gateway (CLI)', () => {
 
   test('kill -9 of the gateway: its children (even ones that ignore SIGTERM) die with it', async () => {
     const marker = randomUUID();
-    const gw = await cli(['--env', `MCPWIRE_TEST_MARK=${marker}`, '--env', 'TINY_IGNORE_TERM=1', '--kill-grace-ms', '1000', ...tiny]);
+    const gw = await cli(['--env', `MCPWIRE_TEST_MARK=${marker}`, '--env', 'TINY_IGNORE_TERM=1', '--kill-grace-ms', '3000', ...tiny]);
     const pids: number[] = [];
     for (let i = 0; i < 3; i++) pids.push((await whoami(gw.url, await openSession(gw.url))).pid);
     assert.equal(descendantsOf(gw.pid).length, 6);

@@ -99,7 +99,7 @@ describe('a child that writes garbage on stdout', () => {
 describe('stopping children', () => {
   test('a child that ignores SIGTERM is killed after the grace period', async () => {
     const { logger, records } = capturingLogger();
-    const gw = await gateway({ ...TINY, env: { TINY_IGNORE_TERM: '1' }, killGraceMs: 1_500, logger });
+    const gw = await gateway({ ...TINY, env: { TINY_IGNORE_TERM: '1' }, killGraceMs: 3_000, logger });
     const sid = await openSession(gw.url);
     const { pid } = await whoami(gw.url, sid);
     assert.equal(await deleteSession(gw.url, sid), 200);
@@ -107,7 +107,7 @@ describe('stopping children', () => {
     assert.ok(alive(pid), 'still alive: it ignored SIGTERM and the grace period is not over');
     await waitFor(() => !alive(pid), 10_000, 'the child to be killed');
     await waitFor(() => gw.gateway.stats.killedAfterGrace === 1, 5_000, 'the kill to be counted');
-    assert.ok(records.some((l) => l.level === 40 && /did not stop within 1500 ms of SIGTERM; killed/.test(l.msg)));
+    assert.ok(records.some((l) => l.level === 40 && /did not stop within 3000 ms of SIGTERM; killed/.test(l.msg)));
   });
 
   test('a child that honours SIGTERM is not killed', async () => {
@@ -186,7 +186,7 @@ describe('isolation and limits', () => {
         body: JSON.stringify(call(100 + i, 'echo', { text })),
         signal: controller.signal,
       });
-      const events = await readEvents(res, (e) => e.data !== '', 500);
+      const events = await readEvents(res, (e) => e.data !== '', 1_500);
       const answer = events.find((e) => e.data !== '');
       outcomes.push(answer ? JSON.parse(answer.data).error.message : 'taken');
     }
@@ -203,11 +203,11 @@ describe('isolation and limits', () => {
   test('requests in flight per session are bounded', async () => {
     const gw = await gateway({ ...TINY, maxInFlight: 2 });
     const sid = await openSession(gw.url);
-    const slow = [post(gw.url, call(1, 'slow', { ms: 1_500 }), sid), post(gw.url, call(2, 'slow', { ms: 1_500 }), sid)];
+    const slow = [post(gw.url, call(1, 'slow', { ms: 3_000 }), sid), post(gw.url, call(2, 'slow', { ms: 3_000 }), sid)];
     await waitFor(() => gw.server.handler.sessions.pendingRequests === 2, 5_000, 'two requests running');
     const third = await post(gw.url, call(3, 'echo', { text: 'x' }), sid);
     assert.match(third.body.error.message, /Too many requests in flight in this session/);
-    for (const r of await Promise.all(slow)) assert.match(textOf(r.body), /slept 1500/);
+    for (const r of await Promise.all(slow)) assert.match(textOf(r.body), /slept 3000/);
     assert.equal(textOf((await post(gw.url, call(4, 'echo', { text: 'now' }), sid)).body), 'now');
   });
 });

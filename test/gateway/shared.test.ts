@@ -146,7 +146,7 @@ describe('one child, many sessions', () => {
       assert.deepEqual(r.content, [{ type: 'text', text: 'sampled: answer to hi' }]);
       // Another session is busy too: the child's question could be for either, so no one gets it.
       const other = await openSession(gw.url);
-      const busy = post(gw.url, call(1, 'slow', { ms: 1_500 }), other);
+      const busy = post(gw.url, call(1, 'slow', { ms: 4_000 }), other);
       await waitFor(() => gw.server.handler.sessions.pendingRequests === 1, 5_000, 'the other session busy');
       const ambiguous = await client.callTool({ name: 'sample', arguments: { prompt: 'hi' } });
       assert.match(JSON.stringify(ambiguous.content), /cannot tell which client this request is for/);
