@@ -59,8 +59,8 @@ export class SseClientTransport implements Transport {
   private readonly o: ResolvedClientOptions;
   private readonly record = new SessionRecord();
   private readonly own: PrivateRequests;
-  /** The client's requests sent in the current session and not answered yet. */
-  private readonly unanswered = new Set<RequestId>();
+  /** The client's requests not answered yet; `accepted`: the current session took the POST. */
+  private readonly sent = new Map<RequestId, { accepted: boolean }>();
   private readonly closing = new AbortController();
   private endpoint: URL | undefined;
   private lastEventId: string | undefined;
@@ -101,11 +101,12 @@ export class SseClientTransport implements Transport {
     if (!this.endpoint) throw new Error('mcpwire: the transport is not started');
     this.record.observe(message);
     if (this.recovery) await this.recovery.promise;
-    if (isRequest(message)) this.unanswered.add(message.id);
+    const id = isRequest(message) ? message.id : undefined;
+    if (id !== undefined) this.sent.set(id, { accepted: false });
     try {
-      await this.post(message, true);
+      await this.post(message, true, id);
     } catch (err) {
-      if (isRequest(message)) this.unanswered.delete(message.id);
+      if (id !== undefined) this.sent.delete(id);
       throw err;
     }
   }
@@ -129,7 +130,7 @@ export class SseClientTransport implements Transport {
     return h;
   }
 
-  private async post(message: JSONRPCMessage, mayRecover: boolean): Promise<void> {
+  private async post(message: JSONRPCMessage, mayRecover: boolean, id?: RequestId): Promise<void> {
     const endpoint = this.endpoint!;
     let res: Response;
     try {
@@ -147,10 +148,19 @@ export class SseClientTransport implements Transport {
       // Answered already by a session that replaced this one? Then only the retry is needed.
       if (this.endpoint === endpoint) await this.recover();
       else if (this.recovery) await this.recovery.promise;
-      return this.post(message, false);
+      return this.post(message, false, id);
     }
     if (!res.ok) throw await httpError('POST', endpoint, res);
     await discard(res);
+    const entry = id === undefined ? undefined : this.sent.get(id);
+    if (!entry) return; // answered already
+    if (endpoint === this.endpoint) {
+      entry.accepted = true;
+    } else {
+      // Taken by a session that has been replaced since: its answer will not come.
+      this.sent.delete(id!);
+      this.onmessage?.(lostResponse(id!, 'the session ended before the response arrived; its result is unknown'));
+    }
   }
 
   private receive(text: string): void {
@@ -158,7 +168,7 @@ export class SseClientTransport implements Transport {
     if (invalid > 0) this.onerror?.(new Error('mcpwire: the server sent data that is not a JSON-RPC message; it was ignored'));
     for (const m of messages) {
       const id = responseId(m);
-      if (id !== undefined) this.unanswered.delete(id);
+      if (id !== undefined) this.sent.delete(id);
       if (this.own.take(m)) continue;
       this.stats.messagesReceived++;
       this.onmessage?.(m);
@@ -322,10 +332,10 @@ export class SseClientTransport implements Transport {
 
   /** The stream now belongs to a new session: the old one's requests are lost; replay the handshake. */
   private newSession(): void {
-    if (this.unanswered.size > 0) {
-      const ids = [...this.unanswered];
-      this.unanswered.clear();
-      for (const id of ids) this.onmessage?.(lostResponse(id, 'the session ended before the response arrived; its result is unknown'));
+    for (const [id, entry] of [...this.sent]) {
+      if (!entry.accepted) continue; // its POST is under way, or will be sent again to the new session
+      this.sent.delete(id);
+      this.onmessage?.(lostResponse(id, 'the session ended before the response arrived; its result is unknown'));
     }
     this.own.failAll(new Error('mcpwire: the session changed'));
     const replay = this.record.replay();

@@ -64,7 +64,7 @@ const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 /** The server holds the GET stream of this transport's session (no POST stream is open then). */
 function getStreamAttached(server: McpWireServer, tr: StreamableHttpClientTransport): boolean {
-  return (server.handler.sessions.get(tr.sessionId ?? '', undefined)?.attachedStreams ?? 0) >= 1;
+  return (server.handler.sessions.sessions.get(tr.sessionId ?? '')?.attachedStreams ?? 0) >= 1;
 }
 
 /** Calls `tool` sending n numbered notifications and cuts every connection when each mark is reached. */

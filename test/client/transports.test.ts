@@ -114,9 +114,9 @@ describe('against mcpwire’s server', () => {
     const client = await connected(transport);
     assert.equal(transport.kind, 'streamable');
     const id = transport.sessionId!;
-    assert.ok(server.handler.sessions.get(id, undefined));
+    assert.ok(server.handler.sessions.sessions.get(id));
     await client.close();
-    assert.equal(server.handler.sessions.get(id, undefined), undefined, 'the session ended with the DELETE');
+    assert.equal(server.handler.sessions.sessions.get(id), undefined, 'the session ended with the DELETE');
   });
 
   test('the SDK Client sees no session id on the legacy transport (it would skip initialize)', async () => {
