@@ -13,6 +13,8 @@ export interface SdkServerLike {
 
 export type CreateServer = (context: SessionContext) => MaybePromise<SdkServerLike>;
 
+const DONE: Promise<void> = Promise.resolve();
+
 /** The session as an SDK transport: `send` routes into the session's streams, `close` ends it. */
 export class SessionTransport implements Transport {
   onclose?: () => void;
@@ -27,8 +29,14 @@ export class SessionTransport implements Transport {
 
   async start(): Promise<void> {}
 
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    await this.host.send(message, options?.relatedRequestId);
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    // Not async: a message the session logs at once (the usual case) costs no promise of its own.
+    try {
+      const logged = this.host.send(message, options?.relatedRequestId);
+      return logged instanceof Promise ? logged : DONE;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,10 @@ export interface ServerFlags {
   drainMs: number;
   logLevel: string;
   insecure?: boolean;
+  redis?: string;
+  redisPrefix: string;
+  leaseMs: number;
+  hibernateAfterMs: number;
 }
 
 const int = (name: string) => (v: string) => {
@@ -43,7 +47,11 @@ export function addServerFlags(cmd: Command): Command {
     .addOption(new Option('--response-mode <mode>', 'how Streamable HTTP answers requests').choices(['sse', 'json']).default('sse'))
     .addOption(new Option('--drain-ms <ms>', 'on SIGTERM/SIGINT, let in-flight calls finish this long').default(10_000).argParser(int('--drain-ms')))
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').env('MCPWIRE_LOG_LEVEL'))
-    .option('--insecure', 'allow a non-loopback bind without a token');
+    .option('--insecure', 'allow a non-loopback bind without a token')
+    .addOption(new Option('--redis <url>', 'share sessions with other instances through this Redis (redis://…)').env('MCPWIRE_REDIS_URL'))
+    .addOption(new Option('--redis-prefix <prefix>', 'prefix of every Redis key and channel').default('mcpw:'))
+    .addOption(new Option('--lease-ms <ms>', "an instance's lease: its sessions move this long after it dies").default(3_000).argParser(int('--lease-ms')))
+    .addOption(new Option('--hibernate-after-ms <ms>', "drop an idle session's server after this long, keeping the session (0: never)").default(0).argParser(int('--hibernate-after-ms')));
 }
 
 export function serveOptionsFrom(f: ServerFlags): ServeOptions {
@@ -62,6 +70,8 @@ export function serveOptionsFrom(f: ServerFlags): ServeOptions {
     maxSessions: f.maxSessions,
     sessionIdleMs: f.sessionIdleMs,
     responseMode: f.responseMode,
+    hibernateAfterMs: f.hibernateAfterMs,
+    ...(f.redis ? { redis: { url: f.redis, prefix: f.redisPrefix, leaseMs: f.leaseMs } } : {}),
   };
 }
 

@@ -7,35 +7,35 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.resolve({ ok: false, reason: 'too-large' });
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
     let size = 0;
     let done = false;
-    const finish = (r: BodyResult): void => {
+    // The listeners stay until the request is gone: once settled they do nothing, and not removing
+    // them saves four calls on every request. 'error' covers an aborted request too.
+    req.on('data', (chunk: Buffer) => {
       if (done) return;
-      done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('aborted', onAbort);
-      resolve(r);
-    };
-    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
-        chunks.length = 0;
+        done = true;
+        first = more = undefined;
         req.pause();
-        finish({ ok: false, reason: 'too-large' });
+        resolve({ ok: false, reason: 'too-large' });
         return;
       }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      finish({ ok: true, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8') });
-    };
-    const onAbort = (): void => finish({ ok: false, reason: 'aborted' });
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onAbort);
-    req.on('aborted', onAbort);
+      if (first === undefined) first = chunk;
+      else (more ??= [first]).push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      const text = more ? Buffer.concat(more, size).toString('utf8') : first ? first.toString('utf8') : '';
+      resolve({ ok: true, text });
+    });
+    req.on('error', () => {
+      if (done) return;
+      done = true;
+      resolve({ ok: false, reason: 'aborted' });
+    });
   });
 }

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { InboundExtra } from '../backend/types.js';
 import type { ParsedMessage } from '../jsonrpc.js';
-import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INGRESS, RECORD, RELEASE } from '../store/redis-scripts.js';
+import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INBOX_DONE, INGRESS, RECORD, RELEASE } from '../store/redis-scripts.js';
 import type { RedisPort } from '../store/redis-port.js';
 import { INITIAL_CURSOR, parseEntries, RedisEventStore, RedisKeys, requestKey, type Entry, type RedisLogSettings } from '../store/redis.js';
 import type { ChangeEvent } from '../store/types.js';
@@ -197,8 +197,7 @@ export class Cluster {
     const r = await this.port.script<string[]>(ACQUIRE, [k.session(sid), k.streamsMeta(sid)], [this.me, expectedOwner, k.leasePrefix(), Date.now(), this.settings.ttlMs]);
     if (r[0] !== 'ok') return { status: r[0] as 'mine' | 'alive' | 'moved' | 'gone', owner: r[1] ?? '' };
     const bar = r.indexOf('|');
-    const record = toRecord(r.slice(2, bar));
-    return { status: 'ok', epoch: r[1]!, record, streams: toRecord(r.slice(bar + 1)), fromState: record.st ?? '' };
+    return { status: 'ok', epoch: r[1]!, fromState: r[2]!, record: toRecord(r.slice(3, bar)), streams: toRecord(r.slice(bar + 1)) };
   }
 
   async hibernate(sid: string, epoch: string, inboxCursor: string): Promise<boolean> {
@@ -240,12 +239,7 @@ export class Cluster {
       this.cursorTimer = undefined;
       const writes = [...this.cursorWrites];
       this.cursorWrites.clear();
-      for (const [s, c] of writes) {
-        Promise.all([
-          this.port.command(['HSET', this.keys.session(s), 'ic', c]),
-          this.port.command(['XTRIM', this.keys.inbox(s), 'MINID', c]),
-        ]).catch(() => {});
-      }
+      for (const [s, c] of writes) this.port.script(INBOX_DONE, [this.keys.session(s), this.keys.inbox(s)], [c]).catch(() => {});
     }, 50);
   }
 

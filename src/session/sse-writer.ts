@@ -20,12 +20,17 @@ export interface SseLimits {
   maxBufferedBytes: number;
 }
 
-const SSE_HEADERS: Record<string, string> = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
-};
+// As a flat [name, value, …] list: writeHead walks it without an object spread per stream.
+const SSE_HEADERS: readonly string[] = [
+  'Content-Type',
+  'text/event-stream',
+  'Cache-Control',
+  'no-cache, no-transform',
+  'Connection',
+  'keep-alive',
+  'X-Accel-Buffering',
+  'no',
+];
 
 /** Every open SSE connection, for the shared keepalive and stall timer (one timer, not one per stream). */
 export class SseConnections {
@@ -45,8 +50,7 @@ export class SseConnections {
 
   private tick(): void {
     const now = Date.now();
-    const quietSince = now - this.keepAliveMs * 0.9;
-    for (const conn of this.open) conn.onTick(now, quietSince, this.keepAliveMs);
+    for (const conn of this.open) conn.onTick(now, this.keepAliveMs);
   }
 
   stop(): void {
@@ -58,7 +62,8 @@ export class SseConnections {
 export class SseConnection implements StreamSink {
   closed = false;
   onClosed?: () => void;
-  private lastWrite = 0;
+  /** Something was written since the last keepalive tick (cheaper than a clock read per write). */
+  private wrote = false;
   /** Set while bytes stay queued across ticks without draining: the client stopped reading. */
   private stalledSince = 0;
   private stalledAt = 0;
@@ -70,17 +75,20 @@ export class SseConnection implements StreamSink {
   ) {
     const socket = res.socket;
     if (socket) {
-      // Half-open connections (a peer that vanished without a FIN) are found by the kernel.
+      // Half-open connections (a peer that vanished without a FIN) are found by the kernel. Node
+      // remembers both settings per socket, so a keep-alive connection pays for them once.
       socket.setKeepAlive(true, 30_000);
       socket.setNoDelay(true);
-      socket.setTimeout(0);
+      if ((socket as { timeout?: number }).timeout !== 0) socket.setTimeout(0);
     }
     res.on('close', () => this.closedByPeer());
   }
 
   /** Sends the status line, headers and a first chunk at once, so proxies and clients see bytes at t=0. */
   start(extraHeaders: Record<string, string> | undefined, first: string): void {
-    this.res.writeHead(200, extraHeaders ? { ...SSE_HEADERS, ...extraHeaders } : SSE_HEADERS);
+    const headers = SSE_HEADERS.slice();
+    if (extraHeaders) for (const name in extraHeaders) headers.push(name, extraHeaders[name]!);
+    this.res.writeHead(200, headers);
     this.registry.open.add(this);
     this.registry.stats.streamsOpened++;
     this.send(first);
@@ -120,7 +128,7 @@ export class SseConnection implements StreamSink {
     this.cleanup();
   }
 
-  onTick(now: number, quietSince: number, keepAliveMs: number): void {
+  onTick(now: number, keepAliveMs: number): void {
     if (this.closed) return;
     const queued = this.res.writableLength;
     if (queued > 0) {
@@ -135,16 +143,17 @@ export class SseConnection implements StreamSink {
     } else {
       this.stalledSince = 0;
     }
-    if (this.lastWrite <= quietSince) {
+    if (!this.wrote) {
       this.registry.stats.keepalivesSent++;
       this.send(': keepalive\n\n');
     }
+    this.wrote = false;
   }
 
   private send(chunk: string): void {
     if (this.closed) return;
     this.res.write(chunk);
-    this.lastWrite = Date.now();
+    this.wrote = true;
     if (this.res.writableLength > this.registry.limits.maxBufferedBytes) {
       // A client that does not read must not make the process grow; it can resume from the log.
       this.registry.stats.slowClientsEvicted++;

@@ -124,7 +124,7 @@ return 1
  * Ownership moves: from a hibernated session, or from an owner whose lease is gone. The epoch
  * grows, so the old owner's next append is fenced.
  * KEYS: H OM · ARGV: me expectedOwner leasePrefix now ttl
- * Returns {'ok', epoch, hash fields…, '|', om fields…} or {'alive'|'moved'|'gone', owner}.
+ * Returns {'ok', epoch, previous state, hash fields…, '|', om fields…} or {'alive'|'moved'|'gone', owner}.
  */
 export const ACQUIRE = `
 local st = redis.call('HGET', KEYS[1], 'st')
@@ -138,7 +138,7 @@ end
 local ep = redis.call('HINCRBY', KEYS[1], 'ep', 1)
 redis.call('HSET', KEYS[1], 'st', 'live', 'own', ARGV[1], 'la', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local out = {'ok', tostring(ep)}
+local out = {'ok', tostring(ep), st}
 for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(out, v) end
 table.insert(out, '|')
 for _, v in ipairs(redis.call('HGETALL', KEYS[2])) do table.insert(out, v) end
@@ -188,5 +188,13 @@ return 1
 export const RECORD = `
 if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'ep') ~= ARGV[2] then return 0 end
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
+
+/** The owner's processed inbox position; nothing is written for a session that is gone. KEYS: H IN · ARGV: id */
+export const INBOX_DONE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'ic', ARGV[1])
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[1])
 return 1
 `;

@@ -25,6 +25,8 @@ export interface WireContext {
   query: string;
 }
 
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
 export interface Inbound {
   messages: ParsedMessage[];
   batch: boolean;
@@ -37,7 +39,7 @@ export interface Inbound {
 export async function readMessages(ctx: WireContext): Promise<Inbound | undefined> {
   const { req, res } = ctx;
   const type = req.headers['content-type'];
-  if (!type || !/^application\/json\s*(;|$)/i.test(type)) {
+  if (type !== 'application/json' && (!type || !JSON_TYPE.test(type))) {
     sendError(res, 415, ErrorCode.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
     return undefined;
   }

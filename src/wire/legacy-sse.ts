@@ -92,6 +92,8 @@ async function reattach(ctx: WireContext, session: Session, from: ResumeFrom, fr
   );
 }
 
+const ACCEPTED_HEADERS: string[] = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', '8'];
+
 export async function handleMessagesPost(ctx: WireContext): Promise<void> {
   const { res, engine } = ctx;
   const sessionId = sessionIdFromQuery(ctx.query);
@@ -114,14 +116,19 @@ export async function handleMessagesPost(ctx: WireContext): Promise<void> {
   const ids = requestIdsOf(inbound.messages);
   if (ids.length > 0 && overPendingLimit(ctx, session, ids.length)) return;
   const outcome = await session.receive(inbound.messages, inboundExtra(ctx), undefined, () => {
-    res.writeHead(202, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 8 });
+    res.writeHead(202, ACCEPTED_HEADERS);
     res.end('Accepted');
   });
   if (outcome === 'gone') sessionNotFound(res);
 }
 
+/** Names that need no decoding: what this server puts in the endpoint URL (a UUID). */
+const PLAIN_SESSION_QUERY = /^sessionId=([A-Za-z0-9-]+)$/;
+
 function sessionIdFromQuery(query: string): string | undefined {
   if (query === '') return undefined;
+  const plain = PLAIN_SESSION_QUERY.exec(query);
+  if (plain) return plain[1];
   const v = new URLSearchParams(query).get('sessionId');
   return v === null || v === '' ? undefined : v;
 }

@@ -26,6 +26,10 @@ export async function startRoundRobin(backends: () => number[]): Promise<RoundRo
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
         res.on('close', () => up.destroy());
+        // A backend that dies mid-response cuts the client's connection too, as a real proxy does.
+        up.on('close', () => {
+          if (!res.writableEnded) res.destroy();
+        });
       },
     );
     upstream.on('error', (err: NodeJS.ErrnoException) => {

@@ -4,50 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { Tally, pump } from '../sse-tally.js';
 import type { McpWireServer } from '../../src/index.js';
 import { INIT, STREAMABLE_HEADERS, rawSession, startServer, waitFor } from '../helpers.js';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
-
-/** Reads an SSE response into `onEvent` until it ends or its connection dies; resolves either way. */
-function pump(res: Response, onEvent: (e: EventSourceMessage) => void): Promise<'ended' | 'broken'> {
-  const parser = createParser({ onEvent });
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  return (async () => {
-    try {
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) return 'ended';
-        parser.feed(decoder.decode(r.value, { stream: true }));
-      }
-    } catch {
-      return 'broken';
-    }
-  })();
-}
-
-/** Collects numbered notifications (`data.seq` or `data.tick`) and the last event id of a stream. */
-class Tally {
-  readonly numbers: number[] = [];
-  lastId: string | undefined;
-  result: unknown;
-
-  constructor(private readonly field: 'seq' | 'tick') {}
-
-  onEvent = (e: EventSourceMessage): void => {
-    if (e.id) this.lastId = e.id;
-    if (!e.data) return;
-    const m = JSON.parse(e.data) as { method?: string; params?: { data?: Record<string, number> }; result?: unknown };
-    const n = m.params?.data?.[this.field];
-    if (m.method === 'notifications/message' && typeof n === 'number') this.numbers.push(n);
-    if (m.result !== undefined) this.result = m.result;
-  };
-
-  assertExactlyOnceInOrder(count: number): void {
-    assert.equal(this.numbers.length, count, `received ${this.numbers.length} of ${count}`);
-    this.numbers.forEach((n, i) => assert.equal(n, i + 1, `position ${i} holds ${n}`));
-  }
-}
 
 let server: McpWireServer;
 let proxy: TcpProxy;

@@ -1,0 +1,308 @@
+// Three mcpwire processes behind a plain round-robin proxy, a real redis-server as the shared
+// engine: no stickiness, kill -9 of stream holders and owners, a Redis restart, hibernation across
+// instances, and keys that never outlive their sessions.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { STREAMABLE_HEADERS, connectClient, rawSession, waitFor } from '../helpers.js';
+import { Tally, pump } from '../sse-tally.js';
+import { startRedis, type RedisServer } from './redis.js';
+import { startRoundRobin, type RoundRobinProxy } from './rr-proxy.js';
+
+const PREFIX = 'cl:';
+const LEASE_MS = 1500;
+
+interface Instance {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  id: string;
+  dead: boolean;
+}
+
+let redis: RedisServer;
+let proxy: RoundRobinProxy;
+const instances: Instance[] = [];
+
+async function spawnInstance(env: Record<string, string> = {}): Promise<Instance> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/scale-out/instance.ts'], {
+    env: { ...process.env, REDIS_URL: redis.url, PREFIX, LEASE_MS: String(LEASE_MS), HIBERNATE_MS: '700', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`instance exited ${code}`)));
+  });
+  const [, url, id] = line.split(' ') as [string, string, string];
+  const instance = { child, url, port: Number(new URL(url).port), id, dead: false };
+  child.once('exit', () => (instance.dead = true));
+  instances.push(instance);
+  return instance;
+}
+
+function kill9(i: Instance): void {
+  i.child.kill('SIGKILL');
+  i.dead = true;
+}
+
+const live = () => instances.filter((i) => !i.dead);
+const field = (sid: string, key: string, f: string) => redis.command('HGET', `${PREFIX}{${sid}}${key}`, f) as Promise<string | null>;
+const byId = (id: string | null) => instances.find((i) => i.id === id);
+
+before(async () => {
+  redis = await startRedis();
+  await Promise.all([spawnInstance(), spawnInstance(), spawnInstance()]);
+  proxy = await startRoundRobin(() => live().map((i) => i.port));
+});
+after(async () => {
+  await proxy.close();
+  for (const i of live()) i.child.kill('SIGKILL');
+  await redis.close();
+});
+
+const post = (sid: string, body: unknown, base = proxy.url) =>
+  fetch(`${base}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' }, body: JSON.stringify(body) });
+const call = (sid: string, id: number, name: string, args: Record<string, unknown>) =>
+  post(sid, { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const get = (sid: string, lastEventId?: string) =>
+  fetch(`${proxy.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) } });
+
+/** Keeps a stream going through the proxy: each time its connection breaks, resume with Last-Event-ID. */
+function follow(sid: string, tally: Tally, first: Response): { stop(): void; done: Promise<void>; resumes: number } {
+  const state = { stopped: false, resumes: 0 };
+  const done = (async () => {
+    let res = first;
+    for (;;) {
+      const end = await pump(res, tally.onEvent);
+      if (state.stopped || end === 'ended') return;
+      for (;;) {
+        try {
+          res = await get(sid, tally.lastId);
+          if (res.status === 200) break;
+          if (res.status === 204) return;
+          await res.text();
+        } catch {
+          // the proxy's backend died mid-request: try again
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      state.resumes++;
+    }
+  })();
+  return {
+    stop: () => (state.stopped = true),
+    done,
+    get resumes() {
+      return state.resumes;
+    },
+  };
+}
+
+describe('three instances behind a round-robin proxy', () => {
+  test('both wire formats work with no stickiness; requests spread over every instance', async () => {
+    const before = [...proxy.counts];
+    for (const wire of ['mcp', 'sse'] as const) {
+      const client = await connectClient(proxy.url, wire, { sampling: {} });
+      client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+        role: 'assistant',
+        model: 'm',
+        content: { type: 'text', text: 'sampled across instances' },
+      }));
+      for (let i = 0; i < 30; i++) {
+        const r = await client.callTool({ name: 'echo', arguments: { text: `${wire}-${i}` } });
+        assert.deepEqual(r.content, [{ type: 'text', text: `${wire}-${i}` }]);
+      }
+      const seen: number[] = [];
+      await client.callTool({ name: 'test_tool_with_progress', arguments: {} }, undefined, { onprogress: (p) => seen.push(p.progress) });
+      assert.deepEqual(seen, [0, 50, 100]);
+      const sampled = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'x' } });
+      assert.deepEqual(sampled.content, [{ type: 'text', text: 'sampled: sampled across instances' }], 'a server→client request answered through another instance');
+      await client.close();
+    }
+    const spread = proxy.counts.map((c, i) => c - (before[i] ?? 0));
+    const total = spread.reduce((a, b) => a + b, 0);
+    for (const share of spread) assert.ok(share >= total * 0.25, `every instance took its share: ${spread.join('/')}`);
+  });
+
+  test('kill -9 of the instance holding the GET stream mid-burst: every number once, in order', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    // Open the GET stream until it lands on an instance other than the owner.
+    let res = await get(sid);
+    while (byId(await field(sid, ':om', 'h:g'))?.id === owner.id) {
+      await res.body?.cancel();
+      res = await get(sid);
+    }
+    const holder = byId(await field(sid, ':om', 'h:g'))!;
+    const tally = new Tally('tick');
+    const stream = follow(sid, tally, res);
+    const tick = call(sid, 1, 'tick', { n: 1000, delayMs: 2 }).then((r) => r.text()).catch(() => '');
+    await waitFor(() => tally.numbers.length >= 300, 30_000, '300 notifications');
+    kill9(holder);
+    await waitFor(() => tally.numbers.length >= 1000, 60_000, 'all 1,000 notifications');
+    tally.assertExactlyOnceInOrder(1000);
+    assert.ok(stream.resumes >= 1, 'the stream was resumed on another instance');
+    stream.stop();
+    await tick;
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    await stream.done;
+    await spawnInstance();
+  });
+
+  test('kill -9 of the owner mid-burst: the logged numbers once, in order; one owner_lost; the session lives on', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    let res = await get(sid);
+    while (byId(await field(sid, ':om', 'h:g'))?.id === owner.id) {
+      await res.body?.cancel();
+      res = await get(sid);
+    }
+    const tally = new Tally('tick');
+    const stream = follow(sid, tally, res);
+    // The tool call's own stream, followed through resumes too: it must end with exactly one answer.
+    const answers = new Tally('tick');
+    const callStream = follow(sid, answers, await call(sid, 7, 'tick', { n: 1000, delayMs: 2 }));
+    await waitFor(() => tally.numbers.length >= 300, 30_000, '300 notifications');
+    const killedAt = Date.now();
+    kill9(owner);
+    await callStream.done;
+    const recovery = Date.now() - killedAt;
+    const lost = answers.errors;
+    assert.equal(lost.length, 1, 'exactly one answer to the interrupted call');
+    assert.equal((lost[0] as { data?: { reason?: string; retryable?: boolean } }).data?.reason, 'owner_lost');
+    assert.equal((lost[0] as { data?: { retryable?: boolean } }).data?.retryable, true);
+    const k = tally.numbers.length;
+    assert.ok(k < 1000);
+    tally.assertExactlyOnceInOrder(k);
+    console.log(`owner killed after ${k} of 1,000: its call answered owner_lost ${recovery} ms later (lease ${LEASE_MS} ms)`);
+    // The session goes on, with a new owner rebuilt from the record; the retried call delivers all.
+    const newOwner = await field(sid, '', 'own');
+    assert.notEqual(newOwner, owner.id);
+    const again = new Tally('tick');
+    tally.numbers.length = 0;
+    const retried = follow(sid, again, await call(sid, 8, 'tick', { n: 1000, delayMs: 0 }));
+    await retried.done;
+    await waitFor(() => tally.numbers.length >= 1000, 30_000, 'the retried 1,000 on the GET stream');
+    tally.assertExactlyOnceInOrder(1000);
+    stream.stop();
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    await stream.done;
+    await spawnInstance();
+  });
+
+  test('hibernate, then wake on another instance: client info, tools and subscriptions still work', async () => {
+    const client = await connectClient(proxy.url, 'mcp', { sampling: {} });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+    await client.subscribeResource({ uri: 'test://watched-resource' });
+    const sid = (client.transport as { sessionId?: string }).sessionId!;
+    const firstOwner = await field(sid, '', 'own');
+    let state: string | null = null;
+    const end = Date.now() + 15_000;
+    while (state !== 'hib' && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await field(sid, '', 'st');
+    }
+    assert.equal(state, 'hib', 'the idle session was put to sleep');
+    // Asleep: a change published anywhere still reaches it.
+    const other = await connectClient(proxy.url, 'mcp');
+    await other.callTool({ name: 'publish_update', arguments: { uri: 'test://watched-resource' } });
+    await waitFor(() => updates.length === 1, 10_000, 'the update while asleep');
+    // Wake it with calls through the proxy: whichever instance takes them rebuilds the server.
+    const who = JSON.parse(((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text);
+    assert.equal(who.client.name, 'mcpwire-test');
+    assert.deepEqual(who.capabilities, { sampling: {} });
+    assert.deepEqual(who.subscriptions, ['test://watched-resource']);
+    assert.equal(await field(sid, '', 'st'), 'live');
+    console.log(`woke: owner ${firstOwner} → ${await field(sid, '', 'own')}`);
+    await other.callTool({ name: 'publish_update', arguments: { uri: 'test://watched-resource' } });
+    await waitFor(() => updates.length === 2, 10_000, 'the update after waking');
+    await client.close();
+    await other.close();
+  });
+
+  test('a Redis restart: 503 (never 404) while it is down, no acknowledged message lost, recovery after', async () => {
+    const sid = await rawSession(proxy.url);
+    const acknowledged: number[] = [];
+    const answered = new Set<number>();
+    const statuses = new Map<number, number>();
+    let n = 0;
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        const id = ++n;
+        try {
+          const res = await call(sid, id, 'echo', { text: String(id) });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status === 200) {
+            acknowledged.push(id);
+            const t = new Tally('tick');
+            await follow(sid, t, res).done;
+            if (t.results.some((r) => JSON.stringify(r).includes(`"${id}"`))) answered.add(id);
+          } else {
+            assert.notEqual(res.status, 404, 'a store outage is never a 404');
+            await res.text();
+          }
+        } catch {
+          // a connection cut by the outage
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await waitFor(() => acknowledged.length >= 10, 20_000, 'calls before the outage');
+    await redis.stop();
+    await waitFor(() => (statuses.get(503) ?? 0) > 0, 10_000, 'a 503 while Redis is down');
+    const down = await fetch(`${live()[0]!.url}/health`);
+    assert.equal(down.status, 503);
+    assert.equal(((await down.json()) as { redis: { ok: boolean } }).redis.ok, false, 'health says redis is down');
+    await redis.start();
+    const restartedAt = acknowledged.length;
+    await waitFor(() => acknowledged.length >= restartedAt + 10, 30_000, 'calls after the restart');
+    stop = true;
+    await loop;
+    for (const id of acknowledged) assert.ok(answered.has(id), `acknowledged call ${id} was answered`);
+    assert.ok(!statuses.has(404));
+    console.log(`redis restart: statuses ${JSON.stringify([...statuses])}`);
+    const health = await fetch(`${live()[0]!.url}/health`);
+    assert.equal(health.status, 200);
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
+  test('1,000 sessions come and go: every key left has a TTL, none is left of them', async () => {
+    const keysBefore = (await scanKeys()).length;
+    for (let i = 0; i < 1000; i += 25) {
+      await Promise.all(
+        Array.from({ length: 25 }, async () => {
+          const sid = await rawSession(proxy.url);
+          const r = await call(sid, 1, 'echo', { text: 'x' });
+          await r.text();
+          const del = await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+          assert.equal(del.status, 200);
+        }),
+      );
+    }
+    const keys = await scanKeys();
+    for (const k of keys) {
+      const ttl = (await redis.command('PTTL', k)) as number;
+      assert.ok(ttl > 0, `${k} has a TTL (${ttl})`);
+    }
+    assert.ok(keys.length <= keysBefore + 2, `keys: ${keysBefore} before, ${keys.length} after: ${keys.join(', ')}`);
+  });
+});
+
+async function scanKeys(): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = (await redis.command('SCAN', cursor, 'MATCH', `${PREFIX}*`, 'COUNT', '1000')) as [string, string[]];
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+

@@ -1,0 +1,30 @@
+// One mcpwire instance of a cluster for the scale-out tests: the "everything" fixture over Redis.
+// Settings from the environment: REDIS_URL, PREFIX, LEASE_MS, HIBERNATE_MS. Prints its URL and
+// instance id on one line, then serves until killed.
+import { z } from 'zod';
+import { serve, type McpWireServer } from '../../src/index.js';
+import { createEverythingServer } from '../fixtures/everything.js';
+
+let server: McpWireServer | undefined;
+const createServer = () => {
+  const mcp = createEverythingServer();
+  // A change published from whichever instance runs this tool reaches subscribers on every instance.
+  mcp.registerTool('publish_update', { description: 'Announces that a resource changed', inputSchema: { uri: z.string() } }, async ({ uri }) => {
+    await server!.handler.notifyResourceUpdated(uri);
+    return { content: [{ type: 'text' as const, text: `published ${uri}` }] };
+  });
+  return mcp;
+};
+
+server = await serve({
+  port: 0,
+  createServer,
+  sessionIdleMs: Number(process.env.SESSION_IDLE_MS ?? 60_000),
+  hibernateAfterMs: Number(process.env.HIBERNATE_MS ?? 0),
+  redis: { url: process.env.REDIS_URL!, prefix: process.env.PREFIX ?? 'mcpw:', leaseMs: Number(process.env.LEASE_MS ?? 1500) },
+});
+const health = server.handler.health() as { redis?: { instance: string } };
+process.stdout.write(`listening ${server.url} ${health.redis?.instance}\n`);
+const stop = () => void server.close({ drainMs: 500 }).then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
