@@ -122,6 +122,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     return new IsolatedBackend(rt, host, log.child({ sessionId: context.sessionId }));
   };
   backend.refuseSession = refuseSession;
+  // A child's state dies with it: its sessions neither sleep nor move to another instance.
+  backend.movable = false;
 
   const healthCheck: HealthCheck = {
     name: 'children',
