@@ -20,13 +20,13 @@ export interface Impl {
   spec: ServerSpec;
 }
 
-const benchServer = (id: string, label: string, wires: WireName[]): Impl => ({
+const benchServer = (id: string, label: string, wires: WireName[], script = id, extra: string[] = []): Impl => ({
   id,
   label,
   wires,
   ssePath: '/sse',
   mcpPath: '/mcp',
-  spec: { name: id, args: [server(id), '--port', '{port}'], cwd: ROOT, ready: 'stdout' },
+  spec: { name: id, args: [server(script), '--port', '{port}', ...extra], cwd: ROOT, ready: 'stdout' },
 });
 
 /** The library scenarios (rpc, sessions, fanout): the same bench server behind each. */
@@ -36,6 +36,9 @@ export const SERVERS: Impl[] = [
   benchServer('sdk-streamable', 'SDK 1.32 StreamableHTTPServerTransport', ['mcp']),
   benchServer('stub', 'raw node:http stub', ['sse', 'mcp']),
 ];
+
+/** Sessions only: mcpwire with hibernation on (idle sessions' SDK servers dropped after 1 s). */
+export const HIBERNATING = benchServer('mcpwire-hibernate', 'mcpwire, hibernateAfterMs 1000', ['sse', 'mcp'], 'mcpwire', ['--hibernate-after-ms', '1000']);
 
 /** Diagnostic, rpc only: mcpwire's engine with canned replies, no SDK server behind the session. */
 export const CANNED = benchServer('mcpwire-canned', 'mcpwire engine, canned replies (no SDK server)', ['sse', 'mcp']);

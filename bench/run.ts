@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { writeChart } from './chart.js';
-import { CANNED, GATEWAYS, ROOT, SERVERS, SUPERGATEWAY, type Impl } from './impls.js';
+import { CANNED, GATEWAYS, HIBERNATING, ROOT, SERVERS, SUPERGATEWAY, type Impl } from './impls.js';
 import type { WireName } from './load/session.js';
 import { ephemeralRange, freePort, loadAverage, pinSelf, startServer, type RunningServer } from './proc.js';
 import { renderMarkdown, type Results, type Row } from './report.js';
@@ -135,9 +135,9 @@ async function main(): Promise<void> {
     );
   }
   if (!only || only.has('sessions')) {
-    await each(SERVERS, results.sessions, 'sessions', (impl, wire) =>
+    await each([...SERVERS, HIBERNATING], results.sessions, 'sessions', (impl, wire) =>
       withServer(impl, wire, async (e) => [
-        { ...(await runSessions(e, sessionCount, { concurrency: 64, settleMs: quick ? 1_000 : 3_000, timeoutMs: quick ? 60_000 : 150_000 })) },
+        { ...(await runSessions(e, sessionCount, { concurrency: 64, settleMs: quick ? 2_500 : 5_000, timeoutMs: quick ? 60_000 : 150_000 })) },
       ]),
     );
   }

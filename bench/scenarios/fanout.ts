@@ -1,7 +1,7 @@
 // fanout: N sessions hold their streams; one of them calls `broadcast` with n = E, and every session
 // should receive E numbered, timestamped notifications → delivered events/s, delivery latency,
 // missing and duplicate counts, server CPU per event delivered.
-import { wallMs } from '../servers/bench-tools.js';
+import { wallMs } from '../servers/args.js';
 import { round1, round2, Samples } from '../stats.js';
 import { closeSessions, CpuWindow, openSessions, sleep, type Endpoint } from './common.js';
 

@@ -3,11 +3,9 @@
 // session's server, so a fan-out costs the same SDK work whatever carries it.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { wallMs } from './args.js';
 
 const live = new Set<McpServer>();
-
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
-export const wallMs = (): number => performance.timeOrigin + performance.now();
 
 export function createBenchServer(): McpServer {
   const mcp = new McpServer({ name: 'mcpwire-bench', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
@@ -33,15 +31,4 @@ export function createBenchServer(): McpServer {
     },
   );
   return mcp;
-}
-
-/** The port a bench server listens on: `--port <n>` (0 for any). */
-export function portArg(): number {
-  const i = process.argv.indexOf('--port');
-  return i === -1 ? 0 : Number(process.argv[i + 1]);
-}
-
-/** Tells the runner the server is up: one line on stdout. */
-export function ready(port: number): void {
-  process.stdout.write(`listening ${port}\n`);
 }

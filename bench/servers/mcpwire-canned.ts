@@ -2,7 +2,7 @@
 // server. Between the stub and mcpwire, it splits mcpwire's cost into its own and the SDK server's.
 import type { BackendFactory } from '../../src/backend/types.js';
 import { serve } from '../../src/index.js';
-import { portArg, ready } from './bench-tools.js';
+import { portArg, ready } from './args.js';
 
 interface Request {
   id?: string | number;

@@ -2,7 +2,8 @@
 // McpServer per session, wired as the SDK's examples do.
 import { createServer } from 'node:http';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { createBenchServer, portArg, ready } from './bench-tools.js';
+import { portArg, ready } from './args.js';
+import { createBenchServer } from './bench-tools.js';
 
 const transports = new Map<string, SSEServerTransport>();
 

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { createBenchServer, portArg, ready } from './bench-tools.js';
+import { portArg, ready } from './args.js';
+import { createBenchServer } from './bench-tools.js';
 
 const transports = new Map<string, StreamableHTTPServerTransport>();
 

@@ -2,7 +2,7 @@
 // MCP logic (no sessions beyond a map of streams, no validation, no SDK). `broadcast` writes the
 // same timestamped notifications the real servers send.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { portArg, ready, wallMs } from './bench-tools.js';
+import { portArg, ready, wallMs } from './args.js';
 
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
 const streams = new Map<string, ServerResponse>();
