@@ -13,6 +13,18 @@ export interface SseReadOptions {
   onRetry(ms: number): void;
 }
 
+/** An event larger than the bound: reading it again (a resume) would fail the same way. */
+export class OversizedEvent extends Error {
+  /** `eventId`: the id of the event, when it had one (a resume can start after it). */
+  constructor(
+    max: number,
+    readonly eventId?: string,
+  ) {
+    super(`mcpwire: the server sent a message larger than ${max} bytes (maxMessageBytes); it was dropped`);
+    this.name = 'OversizedEvent';
+  }
+}
+
 /** Why a read ended: the server closed it, the watchdog, our abort, or a failure. */
 export type SseEnd = 'eof' | 'idle' | 'aborted' | Error;
 
@@ -23,12 +35,21 @@ export async function readSse(body: ReadableStream<Uint8Array>, o: SseReadOption
   let failure: Error | undefined;
   const stop = () => void reader.cancel().catch(() => {});
   const parser = createParser({
-    onEvent: (e) => o.onEvent(e),
+    onEvent: (e) => {
+      if (failure) return;
+      // The parser bounds what it buffers; an event that arrived whole is measured here.
+      if (e.data.length > o.maxEventBytes) {
+        failure = new OversizedEvent(o.maxEventBytes, e.id);
+        stop();
+        return;
+      }
+      o.onEvent(e);
+    },
     onRetry: (ms) => o.onRetry(ms),
     onError: (err) => {
       // Unknown fields are ignored, as the SSE standard says; an oversized event is not.
       if (err.type === 'max-buffer-size-exceeded') {
-        failure = new Error(`mcpwire: an SSE event exceeded ${o.maxEventBytes} bytes`);
+        failure = new OversizedEvent(o.maxEventBytes);
         stop();
       }
     },

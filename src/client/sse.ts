@@ -21,7 +21,7 @@ import {
 import { isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
 import { pause, reconnectDelay } from './reconnect.js';
 import { SessionRecord } from './session-record.js';
-import { readSse, type SseEnd } from './sse-stream.js';
+import { OversizedEvent, readSse, type SseEnd } from './sse-stream.js';
 import { newTransportStats, type TransportStats } from './stats.js';
 
 /** The GET answered, but not with an SSE stream: this URL is no legacy SSE endpoint. */
@@ -100,6 +100,8 @@ export class SseClientTransport implements Transport {
     if (this.closed) throw new Error('mcpwire: the transport is closed');
     if (!this.endpoint) throw new Error('mcpwire: the transport is not started');
     this.record.observe(message);
+    const m = message as { method?: string; params?: { requestId?: RequestId } };
+    if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.sent.delete(m.params.requestId);
     if (this.recovery) await this.recovery.promise;
     const id = isRequest(message) ? message.id : undefined;
     if (id !== undefined) this.sent.set(id, { accepted: false });
@@ -245,6 +247,13 @@ export class SseClientTransport implements Transport {
       }
       if (end === 'aborted') {
         failures = this.handshakeFailures;
+      } else if (end instanceof OversizedEvent) {
+        // Resuming before it would replay it: resume after it, or (without its id) in a new session.
+        this.onerror?.(end);
+        if (end.eventId !== undefined) this.lastEventId = end.eventId;
+        else this.freshNeeded = true;
+        this.lost(end);
+        failures = 1;
       } else {
         this.lost(end);
         failures = 1; // the first reconnect waits for the server's retry hint or the first backoff step

@@ -22,7 +22,7 @@ import {
 import { isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
 import { pause, reconnectDelay } from './reconnect.js';
 import { SessionRecord } from './session-record.js';
-import { readSse, type SseEnd } from './sse-stream.js';
+import { OversizedEvent, readSse, type SseEnd } from './sse-stream.js';
 import { newTransportStats, type TransportStats } from './stats.js';
 
 /** A POST that could not connect at all (nothing was sent) is tried this many more times. */
@@ -34,6 +34,8 @@ interface RequestStream {
   lastEventId: string | undefined;
   retryMs: number | undefined;
   cancelled: boolean;
+  /** Ends the current connection of the stream (the request was cancelled). */
+  connection: AbortController;
 }
 
 export interface StreamableHttpClientOptions extends ClientTransportOptions {
@@ -90,7 +92,10 @@ export class StreamableHttpClientTransport implements Transport {
     const m = message as { method?: string; params?: { requestId?: RequestId } };
     if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) {
       const s = this.requestStreams.get(m.params.requestId);
-      if (s) s.cancelled = true;
+      if (s) {
+        s.cancelled = true;
+        s.connection.abort();
+      }
     }
     if (options?.resumptionToken && isRequest(message)) {
       void this.followRequestStream([message.id], undefined, options.resumptionToken, options.onresumptiontoken);
@@ -210,7 +215,7 @@ export class StreamableHttpClientTransport implements Transport {
     resumeFrom: string | undefined,
     onToken: ((t: string) => void) | undefined,
   ): Promise<void> {
-    const s: RequestStream = { waiting: new Set(ids), lastEventId: resumeFrom, retryMs: undefined, cancelled: false };
+    const s: RequestStream = { waiting: new Set(ids), lastEventId: resumeFrom, retryMs: undefined, cancelled: false, connection: new AbortController() };
     for (const id of ids) this.requestStreams.set(id, s);
     const sessionId = this._sessionId;
     let res = first;
@@ -228,8 +233,13 @@ export class StreamableHttpClientTransport implements Transport {
               this.receive(e.data);
             },
             (ms) => (s.retryMs = ms),
+            s.connection.signal,
           );
           if (s.waiting.size === 0 || this.closed || end === 'aborted') return;
+          if (end instanceof OversizedEvent) {
+            this.giveUp(s.waiting, end.message.replace(/^mcpwire: /, ''));
+            return;
+          }
           this.lost(end, 'a response stream');
         }
         if (s.cancelled || this.closed) return;
@@ -357,6 +367,11 @@ export class StreamableHttpClientTransport implements Transport {
         );
         if (this.closed) return;
         if (end === 'aborted') continue; // the session was replaced: reopen at once
+        if (end instanceof OversizedEvent) {
+          // Resuming before it would replay it: resume after it (or, without its id, afresh).
+          this.onerror?.(end);
+          lastEventId = end.eventId;
+        }
         this.lost(end, 'the listening stream');
         await pause(reconnectDelay(p, 0, retryMs), this.closing.signal);
         continue;
