@@ -234,16 +234,20 @@ export class SseClientTransport implements Transport {
       if (!wasFresh) this.stats.resumes++;
       this.freshNeeded = false;
       failures = 0;
+      // A first stream that never names its endpoint is not one to wait on forever.
+      const noEndpoint = isOpen ? undefined : setTimeout(() => conn.abort(), this.o.requestTimeoutMs);
       const end = await this.read(res, conn.signal, () => {
+        clearTimeout(noEndpoint);
         if (!isOpen) {
           isOpen = true;
           opened.resolve();
         }
       });
+      clearTimeout(noEndpoint);
       if (this.closed) return;
       if (!isOpen) {
-        // The stream ended before naming its endpoint: not a usable SSE endpoint.
-        return opened.reject(new NotAnSseEndpoint(printable(this.url), 'the stream carried no endpoint event'));
+        const why = end === 'aborted' ? `no endpoint event within ${this.o.requestTimeoutMs} ms` : 'the stream carried no endpoint event';
+        return opened.reject(new NotAnSseEndpoint(printable(this.url), why));
       }
       if (end === 'aborted') {
         failures = this.handshakeFailures;

@@ -1,11 +1,13 @@
 // The client transports' bounds and refusals: oversized messages, bad options, the deadline of the
 // transport's own requests, a cancelled request's stream, JSON-response servers.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { PrivateRequests } from '../../src/client/messages.js';
-import { SseClientTransport, StreamableHttpClientTransport, type McpWireServer } from '../../src/index.js';
+import { NotAnSseEndpoint, SseClientTransport, StreamableHttpClientTransport, type McpWireServer } from '../../src/index.js';
 import { startServer, waitFor } from '../helpers.js';
 
 type Wire = 'streamable' | 'sse';
@@ -125,4 +127,30 @@ test('the transport’s own requests have a deadline: the map of them empties by
   assert.equal(own.take({ jsonrpc: '2.0', id: 'c', result: {} }), true);
   assert.deepEqual(await answered, { jsonrpc: '2.0', id: 'c', result: {} });
   assert.equal(own.take({ jsonrpc: '2.0', id: 'c', result: {} }), false, 'an answer is taken once');
+});
+
+test('a legacy GET that is no SSE endpoint (an HTML page; a stream that never names its endpoint) is refused, not waited on', async () => {
+  const server = createServer((req, res) => {
+    if (req.url === '/page') {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html></html>');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.write(': hello\n\n');
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), 50);
+    res.on('close', () => clearInterval(keepalive));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await assert.rejects(new SseClientTransport(`${base}/page`).start(), (e: unknown) => e instanceof NotAnSseEndpoint && /text\/html/.test(e.message));
+    await assert.rejects(
+      new SseClientTransport(`${base}/quiet`, { requestTimeoutMs: 300 }).start(),
+      (e: unknown) => e instanceof NotAnSseEndpoint && /no endpoint event within 300 ms/.test(e.message),
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

@@ -161,14 +161,14 @@ describe('the watchdog', () => {
 
   for (const wire of ['streamable', 'sse'] as Wire[]) {
     test(`${wire}: a stream frozen without a close is reopened, and resumes where it stopped`, async (t) => {
-      const tr = transport(wire, r.proxy.url, { idleTimeoutMs: 400 });
+      const tr = transport(wire, r.proxy.url, { idleTimeoutMs: 1_000 });
       const { client, seen } = await numberedClient(tr);
       let frozen = 0;
       const freezer = setInterval(() => {
         if (frozen === 0 && seen.seq.length >= 30) frozen = r.proxy.freezeStreams();
       }, 1);
       try {
-        await client.callTool({ name: 'burst', arguments: { n: 100, delayMs: 5 } });
+        await client.callTool({ name: 'burst', arguments: { n: 100, delayMs: 10 } });
       } finally {
         clearInterval(freezer);
       }
@@ -181,9 +181,10 @@ describe('the watchdog', () => {
     });
 
     test(`${wire}: a quiet stream with keepalives is left alone`, async () => {
-      const tr = transport(wire, r.proxy.url, { idleTimeoutMs: 400 });
+      // Keepalives every 100 ms against a 1 s watchdog: only a stall of the whole process could trip it.
+      const tr = transport(wire, r.proxy.url, { idleTimeoutMs: 1_000 });
       const { client } = await numberedClient(tr);
-      await client.callTool({ name: 'slow', arguments: { ms: 1_200 } });
+      await client.callTool({ name: 'slow', arguments: { ms: 2_500 } });
       assert.equal(tr.stats.watchdogTrips, 0);
       assert.equal(tr.stats.streamsLost, 0);
       await client.close();
@@ -201,14 +202,15 @@ describe('a cursor that fell off the server’s log (410)', () => {
   });
 
   test('a POST stream: the request fails clearly, and the next one works', async () => {
-    const tr = transport('streamable', r.proxy.url, { idleTimeoutMs: 400 });
+    // The watchdog waits longer than the burst takes, so the log has overflowed when the client resumes.
+    const tr = transport('streamable', r.proxy.url, { idleTimeoutMs: 3_000 });
     const { client, seen } = await numberedClient(tr);
     let frozen = 0;
     const freezer = setInterval(() => {
       if (frozen === 0 && seen.seq.length >= 5) frozen = r.proxy.freezeStreams();
     }, 1);
     try {
-      await assert.rejects(client.callTool({ name: 'burst', arguments: { n: 100, delayMs: 2 } }), /gone from the server's log/);
+      await assert.rejects(client.callTool({ name: 'burst', arguments: { n: 60, delayMs: 2 } }), /gone from the server's log/);
     } finally {
       clearInterval(freezer);
     }
@@ -218,7 +220,7 @@ describe('a cursor that fell off the server’s log (410)', () => {
   });
 
   test('the GET stream: reopened without Last-Event-ID, the loss reported, later messages arrive', async () => {
-    const tr = transport('streamable', r.proxy.url, { idleTimeoutMs: 400 });
+    const tr = transport('streamable', r.proxy.url, { idleTimeoutMs: 1_500 });
     const { client, seen } = await numberedClient(tr);
     const reported: Error[] = [];
     const onerror = client.onerror;
