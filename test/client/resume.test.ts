@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { startServer, waitFor } from '../helpers.js';
 import { CuttingProxy } from './proxy.js';
+import { startSdkServer } from './sdk-server.js';
 
 type Wire = 'streamable' | 'sse';
 const FAST_RECONNECT = { initialDelayMs: 20, maxDelayMs: 200 };
@@ -240,4 +241,35 @@ describe('a cursor that fell off the server’s log (410)', () => {
     assert.deepEqual(seen.tick.slice(before), [1, 2, 3]);
     await client.close();
   });
+});
+
+test('against the SDK’s own StreamableHTTPServerTransport (with its example event store): a POST stream resumes across cuts', async (t) => {
+  const sdk = await startSdkServer({ eventStore: true });
+  const proxy = await CuttingProxy.start(sdk.port);
+  try {
+    const tr = transport('streamable', proxy.url);
+    const { client, seen } = await numberedClient(tr);
+    const marks = [40, 120];
+    const cutter = setInterval(() => {
+      if (marks.length > 0 && seen.seq.length >= marks[0]!) {
+        marks.shift();
+        proxy.cutAll();
+      }
+    }, 1);
+    try {
+      await client.callTool({ name: 'burst', arguments: { n: 200, delayMs: 2 } });
+    } finally {
+      clearInterval(cutter);
+    }
+    await waitFor(() => seen.seq.length >= 200, 5_000, '200 notifications');
+    assert.equal(marks.length, 0);
+    assert.deepEqual(seen.seq, oneToN(200));
+    const resumed = sdk.requests.filter((x) => x.line === 'GET /mcp' && x.lastEventId !== undefined);
+    assert.ok(resumed.length >= 2, 'resumed with Last-Event-ID');
+    t.diagnostic(`SDK server: 2 cuts → ${tr.stats.resumes} resumes with Last-Event-ID`);
+    await client.close();
+  } finally {
+    await proxy.close();
+    await sdk.close();
+  }
 });
