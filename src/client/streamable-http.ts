@@ -320,6 +320,8 @@ export class StreamableHttpClientTransport implements Transport {
     let lastEventId: string | undefined;
     let retryMs: number | undefined;
     let sessionId = this._sessionId;
+    /** The session whose GET stream the server has served: only for it does a 404 mean "session gone". */
+    let servedFor: string | undefined;
     while (!this.closed) {
       if (failures > p.maxRetries) {
         this.onerror?.(new Error(`mcpwire: gave up reopening the listening stream after ${failures} failed attempts`));
@@ -356,6 +358,7 @@ export class StreamableHttpClientTransport implements Transport {
       if (res.ok && res.status !== 204 && mediaType(res) === 'text/event-stream') {
         if (lastEventId !== undefined) this.stats.resumes++;
         failures = 0;
+        servedFor = sessionId;
         const end = await this.read(
           res,
           (e) => {
@@ -384,8 +387,14 @@ export class StreamableHttpClientTransport implements Transport {
       }
       const err = await httpError('GET', this.url, res);
       if (res.status === 404 && sessionId !== undefined) {
-        this.sessionGone(sessionId);
-        continue;
+        if (servedFor === sessionId) {
+          this.sessionGone(sessionId);
+          continue;
+        }
+        // A 404 to the first GET of a session is a server without a GET stream at this URL (a POST
+        // finds out if the session itself is gone); re-initializing on it would loop.
+        this.o.logger?.debug({ status: 404 }, 'the server offers no listening stream');
+        return;
       }
       if (res.status === 410) {
         // The server's log no longer has what was missed: start over, without Last-Event-ID.

@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { PrivateRequests } from '../../src/client/messages.js';
-import { NotAnSseEndpoint, SseClientTransport, StreamableHttpClientTransport, type McpWireServer } from '../../src/index.js';
+import { createHandler, NotAnSseEndpoint, SseClientTransport, StreamableHttpClientTransport, type McpWireServer } from '../../src/index.js';
+import { createEverythingServer } from '../fixtures/everything.js';
 import { startServer, waitFor } from '../helpers.js';
 
 type Wire = 'streamable' | 'sse';
@@ -150,6 +151,32 @@ test('a legacy GET that is no SSE endpoint (an HTML page; a stream that never na
       (e: unknown) => e instanceof NotAnSseEndpoint && /no endpoint event within 300 ms/.test(e.message),
     );
   } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('a server whose GET is a 404 (no listening stream there) is not taken for a lost session', async () => {
+  const mcp = createHandler({ createServer: () => createEverythingServer() });
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('Not Found');
+      return;
+    }
+    mcp(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const tr = new StreamableHttpClientTransport(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, FAST);
+    const { client } = await clientOver(tr);
+    for (let i = 0; i < 3; i++) await client.callTool({ name: 'echo', arguments: { text: String(i) } });
+    await new Promise((r) => setTimeout(r, 500)); // time for a re-initialize loop to show, were there one
+    assert.equal(tr.stats.reinitializations, 0);
+    assert.equal(mcp.stats.sessionsCreated, 1);
+    await client.close();
+  } finally {
+    await mcp.close();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   }
