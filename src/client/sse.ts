@@ -187,8 +187,7 @@ export class SseClientTransport implements Transport {
       if (failures > 0) {
         if (failures > p.maxRetries) {
           this.onerror?.(new Error(`mcpwire: gave up reopening the SSE stream after ${failures} failed attempts`));
-          this.recovery?.reject(new Error('mcpwire: the SSE stream could not be reopened'));
-          return;
+          return this.giveUpStream();
         }
         await pause(reconnectDelay(p, failures - 1, this.retryMs), this.closing.signal);
         if (this.closed) return;
@@ -223,8 +222,7 @@ export class SseClientTransport implements Transport {
         }
         if (!(err instanceof HttpError) || !retryableStatus(err.status)) {
           this.onerror?.(err);
-          this.recovery?.reject(err);
-          return;
+          return this.giveUpStream();
         }
         failures++;
         this.failRecovery(err);
@@ -263,6 +261,11 @@ export class SseClientTransport implements Transport {
         failures = 1; // the first reconnect waits for the server's retry hint or the first backoff step
       }
     }
+  }
+
+  /** The stream is this wire format's only way back: without it the transport is closed. */
+  private giveUpStream(): void {
+    void this.close();
   }
 
   private get(lastEventId: string | undefined, signal: AbortSignal): Promise<Response> {

@@ -181,3 +181,25 @@ test('a server whose GET is a 404 (no listening stream there) is not taken for a
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('maxRetries: the listening stream gives up after so many failures in a row; on legacy SSE that closes the transport', async () => {
+  const reconnect = { initialDelayMs: 10, maxDelayMs: 50, maxRetries: 2 };
+  for (const wire of ['streamable', 'sse'] as Wire[]) {
+    const server = await startServer();
+    const tr = wire === 'sse' ? new SseClientTransport(`${server.url}/sse`, { reconnect }) : new StreamableHttpClientTransport(`${server.url}/mcp`, { reconnect });
+    const { client, errors } = await clientOver(tr);
+    let closed = false;
+    client.onclose = () => void (closed = true);
+    if (tr instanceof StreamableHttpClientTransport) {
+      await waitFor(() => (server.handler.sessions.sessions.get(tr.sessionId!)?.attachedStreams ?? 0) >= 1, 5_000, 'the GET stream');
+    }
+    await server.close();
+    await waitFor(() => errors.some((e) => /gave up reopening the (listening|SSE) stream after 3 failed attempts/.test(e.message)), 10_000, `${wire}: giving up`);
+    if (wire === 'sse') {
+      await waitFor(() => closed, 5_000, 'the transport to close');
+    } else {
+      assert.equal(closed, false, 'Streamable HTTP still answers requests on their own streams');
+      await client.close();
+    }
+  }
+});
