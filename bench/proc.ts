@@ -165,3 +165,28 @@ export function ephemeralRange(): [number, number] {
 export function loadAverage(): number {
   return Number(safeRead('/proc/loadavg').split(' ')[0]);
 }
+
+/** Share (0–1) of both cores busy over `ms`, from /proc/stat: between runs, that is other work. */
+export async function machineBusy(ms: number): Promise<number> {
+  const read = () => {
+    const f = safeRead('/proc/stat').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  const total = b.total - a.total;
+  return total > 0 ? 1 - (b.idle - a.idle) / total : 0;
+}
+
+/**
+ * Waits (at most `maxWaitMs`) until other work leaves the machine nearly idle, so that a run is not
+ * measured beside someone else's; returns the busy share seen last.
+ */
+export async function waitForQuiet(maxWaitMs: number, threshold = 0.1): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  let busy = await machineBusy(500);
+  while (busy > threshold && Date.now() < deadline) busy = await machineBusy(1_000);
+  return busy;
+}

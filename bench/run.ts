@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { writeChart } from './chart.js';
 import { CANNED, GATEWAYS, HIBERNATING, ROOT, SERVERS, SUPERGATEWAY, type Impl } from './impls.js';
 import type { WireName } from './load/session.js';
-import { ephemeralRange, freePort, loadAverage, pinSelf, startServer, type RunningServer } from './proc.js';
+import { ephemeralRange, freePort, loadAverage, pinSelf, startServer, waitForQuiet, type RunningServer } from './proc.js';
 import { renderMarkdown, type Results, type Row } from './report.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runRpc } from './scenarios/rpc.js';
@@ -49,11 +49,11 @@ let runIndex = 0;
 async function withServer<T>(impl: Impl, wire: WireName, fn: (e: { server: RunningServer; target: import('./load/session.js').Target; wire: WireName }) => Promise<T>): Promise<T> {
   const port = await freePort(nextPort);
   nextPort = port + 1;
-  const localAddress = `127.0.${Math.floor(runIndex / 250)}.${2 + (runIndex % 250)}`;
+  const localAddresses = Array.from({ length: 8 }, (_, k) => `127.${1 + (runIndex % 250)}.0.${k + 1}`);
   runIndex++;
   const server = await startServer({ ...impl.spec, args: [...profileFlags, ...impl.spec.args] }, port);
   try {
-    return await fn({ server, wire, target: { origin: `http://127.0.0.1:${port}`, ssePath: impl.ssePath, mcpPath: impl.mcpPath, localAddress } });
+    return await fn({ server, wire, target: { origin: `http://127.0.0.1:${port}`, ssePath: impl.ssePath, mcpPath: impl.mcpPath, localAddresses } });
   } finally {
     await server.stop();
   }
@@ -63,18 +63,25 @@ function selected(impls: Impl[]): Impl[] {
   return onlyImpls ? impls.filter((i) => onlyImpls.has(i.id)) : impls;
 }
 
+/** Time left for waiting on other work to finish (see waitForQuiet), over the whole run. */
+let quietBudgetMs = quick ? 10_000 : 90_000;
+
 async function each(impls: Impl[], rows: Row[], scenario: string, run: (impl: Impl, wire: WireName) => Promise<Record<string, unknown>[]>): Promise<void> {
   for (const impl of selected(impls)) {
     for (const wire of impl.wires) {
-      const load = loadAverage();
+      const t0 = Date.now();
+      const busy = await waitForQuiet(Math.min(quietBudgetMs, 20_000));
+      quietBudgetMs = Math.max(0, quietBudgetMs - (Date.now() - t0));
+      if (busy > 0.1) log(`other work keeps ${Math.round(busy * 100)}% of the machine busy: measuring anyway`);
+      const load = Math.round(busy * 1000) / 10;
       try {
         for (const r of await run(impl, wire)) {
-          rows.push({ impl: impl.id, label: impl.label, wire, loadAvg: load, ...r });
+          rows.push({ impl: impl.id, label: impl.label, wire, otherBusyPct: load, ...r });
           log(`${scenario} ${impl.id} ${wire}: ${JSON.stringify(r)}`);
         }
       } catch (err) {
         const error = (err as Error).message;
-        rows.push({ impl: impl.id, label: impl.label, wire, loadAvg: load, error });
+        rows.push({ impl: impl.id, label: impl.label, wire, otherBusyPct: load, error });
         log(`${scenario} ${impl.id} ${wire}: FAILED ${error}`);
       }
     }

@@ -23,8 +23,11 @@ export interface Target {
   /** Where each wire format lives on this server. */
   ssePath: string;
   mcpPath: string;
-  /** Source address of every connection this session opens (spreads sockets over 127/8). */
-  localAddress: string;
+  /**
+   * Source addresses for the connections (all in 127/8): a session uses the one its index picks, so
+   * tens of thousands of sockets never run short of ephemeral ports on one address.
+   */
+  localAddresses: string[];
 }
 
 interface Pending {
@@ -116,7 +119,7 @@ export abstract class LoadSession {
 
   /** Opens the session's GET stream on a connection of its own and feeds its events to `onEvent`. */
   protected async hold(path: string, headers: Record<string, string>, onEvent: (e: EventSourceMessage) => void): Promise<void> {
-    const client = streamClient(this.target.origin, this.target.localAddress);
+    const client = streamClient(this.target.origin, sourceAddress(this.target, this.index));
     this.stream = client;
     const parser = createParser({ onEvent });
     const res = await openStream(
@@ -210,8 +213,12 @@ export class StreamableSession extends LoadSession {
 }
 
 export function newSession(wire: WireName, index: number, target: Target, post?: Dispatcher): LoadSession {
-  const d = post ?? requestClient(target.origin, target.localAddress);
+  const d = post ?? requestClient(target.origin, sourceAddress(target, index));
   return wire === 'sse' ? new LegacySession(index, target, d) : new StreamableSession(index, target, d);
+}
+
+export function sourceAddress(target: Target, index: number): string {
+  return target.localAddresses[index % target.localAddresses.length]!;
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -1,7 +1,10 @@
 // sessions: N sessions opened (handshake done, server→client SSE stream held), `concurrency`
 // handshakes at a time over a shared pool of POST connections → time to establish, failures, server
 // RSS before and after → KiB per idle session, and how many streams were still held at the end.
+// They open in two halves with a settle after each: besides (after − before) / N, the second half's
+// growth gives the marginal cost of one more idle session, once the heap has found its size.
 import { Pool } from 'undici';
+import type { LoadSession } from '../load/session.js';
 import { rssKiB } from '../proc.js';
 import { round1, round2 } from '../stats.js';
 import { closeSessions, CpuWindow, openSessions, sleep, type Endpoint } from './common.js';
@@ -18,7 +21,10 @@ export interface SessionsResult {
   serverUsPerSession: number;
   rssBeforeMiB: number;
   rssAfterMiB: number;
+  /** (RSS after − RSS before) / sessions. */
   kibPerSession: number;
+  /** RSS growth per session over the second half. */
+  marginalKibPerSession: number;
   firstError?: string;
 }
 
@@ -28,40 +34,54 @@ export async function runSessions(e: Endpoint, count: number, opts: { concurrenc
   const pool = new Pool(e.target.origin, {
     connections: opts.concurrency,
     pipelining: 1,
-    localAddress: e.target.localAddress,
+    localAddress: e.target.localAddresses[0],
     headersTimeout: 60_000,
     bodyTimeout: 60_000,
     connectTimeout: 60_000,
     keepAliveTimeout: 600_000,
   });
-  const cpu = new CpuWindow(e.server.pid);
-  const t0 = performance.now();
-  const opened = await openSessions(e, count, {
-    holdStream: true,
-    concurrency: opts.concurrency,
-    sharedPost: pool,
-    deadline: t0 + opts.timeoutMs,
-  });
-  const ms = performance.now() - t0;
-  const used = cpu.end();
-  await sleep(opts.settleMs);
+  const sessions: LoadSession[] = [];
+  let failures = 0;
+  let firstError: string | undefined;
+  let ms = 0;
+  let cpuNs = 0;
+  const deadline = performance.now() + opts.timeoutMs;
+  const half = Math.floor(count / 2);
+  let atHalf = before;
+  for (const [base, n] of [
+    [0, half],
+    [half, count - half],
+  ] as const) {
+    const cpu = new CpuWindow(e.server.pid);
+    const t0 = performance.now();
+    const opened = await openSessions(e, n, { holdStream: true, concurrency: opts.concurrency, sharedPost: pool, deadline, indexBase: base });
+    ms += performance.now() - t0;
+    cpuNs += cpu.end().ns;
+    sessions.push(...opened.sessions);
+    failures += n - opened.sessions.length;
+    firstError ??= opened.firstError;
+    await sleep(opts.settleMs);
+    if (base === 0) atHalf = rssKiB(e.server.pid);
+  }
   const after = rssKiB(e.server.pid);
-  const established = opened.sessions.length;
-  const held = opened.sessions.filter((s) => !s.streamLost).length;
+  const established = sessions.length;
+  const held = sessions.filter((s) => !s.streamLost).length;
+  const secondHalf = sessions.filter((s) => s.index >= half).length;
   // The server goes first: tens of thousands of disconnects are not part of what is measured.
   await e.server.stop();
-  await closeSessions(opened.sessions, pool);
+  await closeSessions(sessions, pool);
   return {
     requested: count,
     established,
-    failures: opened.failures + (count - established - opened.failures),
+    failures,
     held,
     establishS: round2(ms / 1000),
     sessionsPerS: Math.round((established * 1000) / ms),
-    serverUsPerSession: established > 0 ? round1(used.ns / 1000 / established) : NaN,
+    serverUsPerSession: established > 0 ? round1(cpuNs / 1000 / established) : NaN,
     rssBeforeMiB: round1(before / 1024),
     rssAfterMiB: round1(after / 1024),
     kibPerSession: established > 0 ? round1((after - before) / established) : NaN,
-    ...(opened.firstError ? { firstError: opened.firstError } : {}),
+    marginalKibPerSession: secondHalf > 0 ? round1((after - atHalf) / secondHalf) : NaN,
+    ...(firstError ? { firstError } : {}),
   };
 }
