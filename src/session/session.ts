@@ -523,6 +523,9 @@ export class Session {
     this.finishedQueue.length = 0;
     const backend = this.backend;
     this.backend = undefined;
+    this.backendStarting = undefined;
+    // The backend's own "I closed" is no news now: it must not end the session anywhere else.
+    this.incarnation++;
     if (backend) {
       Promise.resolve()
         .then(() => backend.close())

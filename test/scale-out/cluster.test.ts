@@ -195,6 +195,44 @@ describe('three instances behind a round-robin proxy', () => {
     await spawnInstance();
   });
 
+  test('a paused owner (SIGSTOP past its lease) is fenced when it wakes: nothing it sends afterwards gets out', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const other = live().find((i) => i !== owner)!;
+    const direct = (body: unknown) =>
+      fetch(`${other.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' }, body: JSON.stringify(body) });
+    let res = await get(sid);
+    while (byId(await field(sid, ':om', 'h:g'))?.id === owner.id) {
+      await res.body?.cancel();
+      res = await get(sid);
+    }
+    const tally = new Tally('tick');
+    const stream = follow(sid, tally, res);
+    const answers = new Tally('tick');
+    const tickCall = follow(sid, answers, await direct({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'tick', arguments: { n: 1000, delayMs: 2 } } }));
+    await waitFor(() => tally.numbers.length >= 200, 30_000, '200 notifications');
+    owner.child.kill('SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, 2 * LEASE_MS + 500));
+      // Another instance takes the session over: the paused call is answered owner_lost, a new call works.
+      const echo = await direct({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { text: 'after the pause' } } });
+      assert.match(await echo.text(), /after the pause/);
+      await tickCall.done;
+      assert.equal((answers.errors[0] as { data?: { reason?: string } }).data?.reason, 'owner_lost');
+    } finally {
+      owner.child.kill('SIGCONT');
+    }
+    const k = tally.numbers.length;
+    await new Promise((r) => setTimeout(r, 1_000)); // the old owner runs again and tries to go on
+    assert.equal(tally.numbers.length, k, 'nothing from the fenced owner reached the client');
+    tally.assertExactlyOnceInOrder(k);
+    const logged = (await redis.command('XRANGE', `${PREFIX}{${sid}}:o:g`, '-', '+')) as Array<[string, string[]]>;
+    assert.equal(logged.length, k, 'nothing from the fenced owner reached the log either');
+    stream.stop();
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    await stream.done;
+  });
+
   test('hibernate, then wake on another instance: client info, tools and subscriptions still work', async () => {
     const client = await connectClient(proxy.url, 'mcp', { sampling: {} });
     const updates: string[] = [];
@@ -231,43 +269,47 @@ describe('three instances behind a round-robin proxy', () => {
     const acknowledged: number[] = [];
     const answered = new Set<number>();
     const statuses = new Map<number, number>();
+    const calls: Array<Promise<void>> = [];
     let n = 0;
-    let stop = false;
-    const loop = (async () => {
-      while (!stop) {
-        const id = ++n;
-        try {
-          const res = await call(sid, id, 'echo', { text: String(id) });
-          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          if (res.status === 200) {
-            acknowledged.push(id);
-            const t = new Tally('tick');
-            await follow(sid, t, res).done;
-            if (t.results.some((r) => JSON.stringify(r).includes(`"${id}"`))) answered.add(id);
-          } else {
-            assert.notEqual(res.status, 404, 'a store outage is never a 404');
-            await res.text();
-          }
-        } catch {
-          // a connection cut by the outage
+    // A call every 50 ms, none waiting for another: some are taken (200 and, later, their answer),
+    // the ones that arrive while Redis is down are refused (503), none is lost or told 404.
+    const one = async (id: number) => {
+      try {
+        const res = await call(sid, id, 'echo', { text: `call-${id}` });
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status !== 200) {
+          await res.text();
+          return;
         }
-        await new Promise((r) => setTimeout(r, 20));
+        acknowledged.push(id);
+        const t = new Tally('tick');
+        await follow(sid, t, res).done;
+        if (JSON.stringify(t.results).includes(`call-${id}`)) answered.add(id);
+      } catch {
+        // a connection cut by the outage before any answer: not acknowledged
       }
-    })();
-    await waitFor(() => acknowledged.length >= 10, 20_000, 'calls before the outage');
-    await redis.stop();
-    await waitFor(() => (statuses.get(503) ?? 0) > 0, 10_000, 'a 503 while Redis is down');
-    const down = await fetch(`${live()[0]!.url}/health`);
-    assert.equal(down.status, 503);
-    assert.equal(((await down.json()) as { redis: { ok: boolean } }).redis.ok, false, 'health says redis is down');
-    await redis.start();
-    const restartedAt = acknowledged.length;
-    await waitFor(() => acknowledged.length >= restartedAt + 10, 30_000, 'calls after the restart');
-    stop = true;
-    await loop;
+    };
+    const timer = setInterval(() => calls.push(one(++n)), 50);
+    try {
+      await waitFor(() => acknowledged.length >= 10, 20_000, 'calls before the outage');
+      await redis.stop();
+      try {
+        await waitFor(() => (statuses.get(503) ?? 0) > 0, 10_000, 'a 503 while Redis is down');
+        const down = await fetch(`${live()[0]!.url}/health`);
+        assert.equal(down.status, 503);
+        assert.equal(((await down.json()) as { redis: { ok: boolean } }).redis.ok, false, 'health says redis is down');
+      } finally {
+        await redis.start();
+      }
+      const restartedAt = acknowledged.length;
+      await waitFor(() => acknowledged.length >= restartedAt + 10, 30_000, 'calls after the restart');
+    } finally {
+      clearInterval(timer);
+    }
+    await Promise.all(calls);
     for (const id of acknowledged) assert.ok(answered.has(id), `acknowledged call ${id} was answered`);
-    assert.ok(!statuses.has(404));
-    console.log(`redis restart: statuses ${JSON.stringify([...statuses])}`);
+    assert.ok(!statuses.has(404), 'a store outage is never a 404');
+    console.log(`redis restart: ${acknowledged.length} calls taken and answered, statuses ${JSON.stringify([...statuses])}`);
     const health = await fetch(`${live()[0]!.url}/health`);
     assert.equal(health.status, 200);
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
