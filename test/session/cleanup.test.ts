@@ -61,8 +61,8 @@ describe('session cleanup', () => {
         await rawSession(server.url); // left alone: the idle TTL ends it
       }
     });
-    await waitFor(() => engine.sessions.size === 0, 20_000, 'every session to end');
-    await waitFor(() => counts.closed === counts.created, 10_000, 'every SDK server to close');
+    await waitFor(() => engine.sessions.size === 0, 60_000, 'every session to end');
+    await waitFor(() => counts.closed === counts.created, 30_000, 'every SDK server to close');
     assert.equal(counts.created, 2000);
     assert.equal(engine.connections.open.size, 0);
     assert.equal(server.handler.stats.sessionsEnded, 2000);
