@@ -337,13 +337,7 @@ export class ClusteredSession extends Session {
       s = this.requestStreamOrStandalone(tag);
     }
     const stream = s;
-    const old = stream.sink;
-    if (old && !old.closed) {
-      this.deps.stats.takeovers++;
-      stream.sink = undefined;
-      old.onClosed = undefined;
-      old.close(this.deps.retryMs);
-    }
+    this.displace(stream);
     this.buffered.set(tag, []);
     try {
       const info = await this.cluster.attach(this.id, this.principal, tag);
@@ -430,11 +424,7 @@ export class ClusteredSession extends Session {
   /** Another instance took this stream (or its owner asked to end the connection): let go of it. */
   letGo(tag: string): void {
     const stream = this.streams.get(tag);
-    const sink = stream?.sink;
-    if (!stream || !sink || sink.closed) return;
-    stream.sink = undefined;
-    sink.onClosed = undefined;
-    sink.close(this.deps.retryMs);
+    if (stream) this.displace(stream);
   }
 
   /** Redis came back: doorbells may have been lost while it was away. */

@@ -400,13 +400,7 @@ export class Session {
       stream = this.standalone(tag);
     }
     const s = stream;
-    const old = s.sink;
-    if (old && !old.closed) {
-      this.deps.stats.takeovers++;
-      s.sink = undefined;
-      old.onClosed = undefined;
-      old.close(this.deps.retryMs);
-    }
+    this.displace(s);
     const after = from === 'start' ? s.log.initialCursor : from === 'undelivered' ? s.delivered : from.after;
     const resuming = typeof from === 'object';
     const read = s.log.readAfter(after);
@@ -445,6 +439,16 @@ export class Session {
       this.hold(stream, conn);
     }
     return 'attached';
+  }
+
+  /** A new connection takes the stream: the one holding it is let go with a `retry:` hint (never a 409). */
+  protected displace(stream: OutStream): void {
+    const old = stream.sink;
+    if (!old || old.closed) return;
+    this.deps.stats.takeovers++;
+    stream.sink = undefined;
+    old.onClosed = undefined;
+    old.close(this.deps.retryMs);
   }
 
   protected hold(stream: OutStream, sink: StreamSink): void {

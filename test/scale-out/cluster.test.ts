@@ -72,6 +72,15 @@ const call = (sid: string, id: number, name: string, args: Record<string, unknow
 const get = (sid: string, lastEventId?: string) =>
   fetch(`${proxy.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) } });
 
+/** Opens the session's GET stream through the proxy until an instance other than `avoid` holds it. */
+async function getAwayFrom(sid: string, avoid: Instance): Promise<Response> {
+  for (;;) {
+    const res = await get(sid);
+    if (byId(await field(sid, ':om', 'h:g'))?.id !== avoid.id) return res;
+    await res.body?.cancel();
+  }
+}
+
 /** Keeps a stream going through the proxy: each time its connection breaks, resume with Last-Event-ID. */
 function follow(sid: string, tally: Tally, first: Response): { stop(): void; done: Promise<void>; resumes: number } {
   const state = { stopped: false, resumes: 0 };
@@ -133,11 +142,7 @@ describe('three instances behind a round-robin proxy', () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;
     // Open the GET stream until it lands on an instance other than the owner.
-    let res = await get(sid);
-    while (byId(await field(sid, ':om', 'h:g'))?.id === owner.id) {
-      await res.body?.cancel();
-      res = await get(sid);
-    }
+    const res = await getAwayFrom(sid, owner);
     const holder = byId(await field(sid, ':om', 'h:g'))!;
     const tally = new Tally('tick');
     const stream = follow(sid, tally, res);
@@ -157,11 +162,7 @@ describe('three instances behind a round-robin proxy', () => {
   test('kill -9 of the owner mid-burst: the logged numbers once, in order; one owner_lost; the session lives on', async () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;
-    let res = await get(sid);
-    while (byId(await field(sid, ':om', 'h:g'))?.id === owner.id) {
-      await res.body?.cancel();
-      res = await get(sid);
-    }
+    const res = await getAwayFrom(sid, owner);
     const tally = new Tally('tick');
     const stream = follow(sid, tally, res);
     // The tool call's own stream, followed through resumes too: it must end with exactly one answer.
@@ -201,11 +202,7 @@ describe('three instances behind a round-robin proxy', () => {
     const other = live().find((i) => i !== owner)!;
     const direct = (body: unknown) =>
       fetch(`${other.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' }, body: JSON.stringify(body) });
-    let res = await get(sid);
-    while (byId(await field(sid, ':om', 'h:g'))?.id === owner.id) {
-      await res.body?.cancel();
-      res = await get(sid);
-    }
+    const res = await getAwayFrom(sid, owner);
     const tally = new Tally('tick');
     const stream = follow(sid, tally, res);
     const answers = new Tally('tick');
