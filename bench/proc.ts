@@ -28,10 +28,10 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-/** Nanoseconds on CPU of the process tree under `pid` (threads that already exited are not counted). */
-export function cpuNs(pid: number): number {
+/** Nanoseconds on CPU of the process tree under `pid`, or of `pid` alone (exited threads not counted). */
+export function cpuNs(pid: number, tree = true): number {
   let ns = 0;
-  for (const p of descendants(pid)) {
+  for (const p of tree ? descendants(pid) : [pid]) {
     for (const tid of safeReaddir(`/proc/${p}/task`)) {
       const s = safeRead(`/proc/${p}/task/${tid}/schedstat`);
       if (s !== '') ns += Number(s.slice(0, s.indexOf(' ')));

@@ -23,14 +23,26 @@ export interface Results {
     openFileLimit: number;
     sdk: string;
     supergateway: string;
-    plan: { rpcClients: number[]; warmupS: number; rpcS: number; sessions: number; fanout: { sessions: number; events: number }; gatewayClients: number };
+    plan: {
+      rpcClients: number[];
+      warmupS: number;
+      rpcS: number;
+      passes: number;
+      sessions: number;
+      settleMs: number;
+      fanout: { sessions: number; events: number };
+      gatewayClients: number;
+    };
     loadAvgStart: number;
     loadAvgEnd: number;
     durationS: number;
   };
+  /** The best pass per configuration (see `rpcPasses` for every pass). */
   rpc: Row[];
+  rpcPasses: Row[];
   sessions: Row[];
   fanout: Row[];
+  fanoutPasses: Row[];
   gateway: Row[];
 }
 
@@ -141,6 +153,7 @@ export function renderMarkdown(res: Results): string {
       `${m.date} · commit ${m.commit} · ${m.cpu}, ${m.cores} cores · Node ${m.node} · ${m.pinning}.`,
       `Peers: @modelcontextprotocol/sdk ${m.sdk}, supergateway ${m.supergateway}. Load average ${m.loadAvgStart} at the start, ${m.loadAvgEnd} at the end; ${m.durationS} s in all.`,
       `Reproduce with \`npm run bench\` (\`npm run bench -- --quick\` for a short run). Raw figures: \`bench/results/latest.json\`.`,
+      `rpc: ${m.plan.warmupS} s of warm-up, then ${m.plan.rpcS} s measured per client count; rpc and fanout ran ${m.plan.passes} pass${m.plan.passes === 1 ? '' : 'es'} (alternating order) and each configuration shows its best pass (every pass is in the JSON). Sessions settle ${m.plan.settleMs / 1000} s after each half.`,
       `Before each server started, the bench waited (up to 20 s) for other work to leave the machine idle; the most it found busy was ${fmt(maxBusy(res), 0)}% of both cores (\`otherBusyPct\` per row).`,
     ].join('\n'),
   );
@@ -315,10 +328,10 @@ export function renderMarkdown(res: Results): string {
   parts.push('CPU includes the gateway\'s stdio children. "foreign" counts replies that reached a session that never sent that request.');
   parts.push(
     table(
-      ['gateway', 'wire', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'foreign', 'server µs/call', 'load-gen CPU'],
+      ['gateway', 'wire', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'foreign', 'server µs/call', 'of which the gateway', 'load-gen CPU'],
       res.gateway.map((r) =>
         r.error
-          ? [r.label, WIRE[r.wire], `failed: ${r.error}`, '', '', '', '', '', '']
+          ? [r.label, WIRE[r.wire], `failed: ${r.error}`, '', '', '', '', '', '', '']
           : [
               r.label,
               WIRE[r.wire],
@@ -328,6 +341,7 @@ export function renderMarkdown(res: Results): string {
               fmt(num(r, 'errors')),
               fmt(num(r, 'foreignReplies')),
               fmt(num(r, 'serverUsPerCall'), 1),
+              fmt(num(r, 'ownUsPerCall'), 1),
               `${fmt(num(r, 'loadgenCpuPct'))}%`,
             ],
       ),

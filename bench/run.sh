@@ -14,10 +14,11 @@ if [ ! -f "$tools/node_modules/supergateway/package.json" ] || [ "$tools/package
   npm ci --prefix "$tools" --no-audit --no-fund >&2
 fi
 
-# Every server under test runs as plain node on compiled JavaScript.
+# Every server under test runs as plain node on compiled JavaScript (types are checked by
+# `npm run typecheck`; here tsc only emits, incrementally).
 mkdir -p bench/.build
-if ! node_modules/.bin/tsc -p bench/tsconfig.json >bench/.build/tsc.log 2>&1; then
-  echo "bench: tsc reported type errors (bench/.build/tsc.log); running what it emitted" >&2
+if ! node_modules/.bin/tsc -p bench/tsconfig.json --noCheck >bench/.build/tsc.log 2>&1; then
+  echo "bench: tsc could not emit everything (bench/.build/tsc.log); running what it emitted" >&2
 fi
 node -e 'const p=require("./package.json");require("fs").writeFileSync("bench/.build/package.json",JSON.stringify({type:"module",version:p.version}))'
 

@@ -25,13 +25,17 @@ const profileFlags = ['--cpu-prof', '--heap-prof']
   .filter((f) => args.includes(f))
   .flatMap((f) => [f, `${f}-dir=${resolve(ROOT, 'bench/.build/profiles')}`, ...(f === '--cpu-prof' ? ['--cpu-prof-interval=100'] : [])]);
 
+// `passes`: rpc and fanout run that many times, in alternating order; each configuration reports its
+// best pass (the most calls/s, the least CPU per event), since other work on a shared machine can
+// only ever slow a run down. Every pass is kept in latest.json.
 const PLAN = quick
-  ? { rpcClients: [16], warmupS: 1, rpcS: 2, sessions: 2_000, fanout: { sessions: 20, events: 200 }, gatewayClients: 16 }
-  : { rpcClients: [1, 16, 64], warmupS: 2, rpcS: 5, sessions: 19_000, fanout: { sessions: 100, events: 1_000 }, gatewayClients: 16 };
+  ? { rpcClients: [16], warmupS: 1, rpcS: 2, passes: 1, sessions: 1_000, settleMs: 1_500, fanout: { sessions: 20, events: 200 }, gatewayClients: 8 }
+  : { rpcClients: [1, 16, 64], warmupS: 1.5, rpcS: 3, passes: 2, sessions: 19_000, settleMs: 3_000, fanout: { sessions: 100, events: 1_000 }, gatewayClients: 16 };
 // Overrides, for profiling and for looking closer at one figure.
 if (flag('--clients')) PLAN.rpcClients = flag('--clients')!.split(',').map(Number);
 if (flag('--seconds')) PLAN.rpcS = Number(flag('--seconds'));
 if (flag('--sessions')) PLAN.sessions = Number(flag('--sessions'));
+if (flag('--passes')) PLAN.passes = Number(flag('--passes'));
 
 const RESULTS_DIR = resolve(ROOT, 'bench/results');
 const started = Date.now();
@@ -64,7 +68,7 @@ function selected(impls: Impl[]): Impl[] {
 }
 
 /** Time left for waiting on other work to finish (see waitForQuiet), over the whole run. */
-let quietBudgetMs = quick ? 10_000 : 90_000;
+let quietBudgetMs = quick ? 5_000 : 45_000;
 
 async function each(impls: Impl[], rows: Row[], scenario: string, run: (impl: Impl, wire: WireName) => Promise<Record<string, unknown>[]>): Promise<void> {
   for (const impl of selected(impls)) {
@@ -116,24 +120,35 @@ async function main(): Promise<void> {
       durationS: NaN,
     },
     rpc: [],
+    rpcPasses: [],
     sessions: [],
     fanout: [],
+    fanoutPasses: [],
     gateway: [],
   };
 
   if (!only || only.has('rpc')) {
-    await each([...SERVERS, CANNED], results.rpc, 'rpc', (impl, wire) =>
-      withServer(impl, wire, async (e) => {
-        const out = [];
-        for (const c of PLAN.rpcClients) out.push({ ...(await runRpc(e, c, PLAN.warmupS, PLAN.rpcS)) });
-        return out;
-      }),
-    );
+    for (let pass = 0; pass < PLAN.passes; pass++) {
+      const impls = quick ? [...SERVERS] : [...SERVERS, CANNED];
+      await each(pass % 2 ? impls.reverse() : impls, results.rpcPasses, `rpc pass ${pass + 1}`, (impl, wire) =>
+        withServer(impl, wire, async (e) => {
+          const out = [];
+          // The canned engine is a diagnostic: the headline client count is enough.
+          const counts = impl === CANNED && PLAN.rpcClients.includes(16) ? [16] : PLAN.rpcClients;
+          for (const c of counts) out.push({ pass: pass + 1, ...(await runRpc(e, c, PLAN.warmupS, PLAN.rpcS)) });
+          return out;
+        }),
+      );
+    }
+    results.rpc = best(results.rpcPasses, (r) => `${r.impl} ${r.wire} ${r.clients}`, (r) => Number(r.callsPerS));
   }
   if (!only || only.has('fanout')) {
-    await each(SERVERS, results.fanout, 'fanout', (impl, wire) =>
-      withServer(impl, wire, async (e) => [{ ...(await runFanout(e, PLAN.fanout.sessions, PLAN.fanout.events, 60_000)) }]),
-    );
+    for (let pass = 0; pass < PLAN.passes; pass++) {
+      await each(pass % 2 ? [...SERVERS].reverse() : SERVERS, results.fanoutPasses, `fanout pass ${pass + 1}`, (impl, wire) =>
+        withServer(impl, wire, async (e) => [{ pass: pass + 1, ...(await runFanout(e, PLAN.fanout.sessions, PLAN.fanout.events, 60_000)) }]),
+      );
+    }
+    results.fanout = best(results.fanoutPasses, (r) => `${r.impl} ${r.wire}`, (r) => -Number(r.missing) * 1e6 - Number(r.serverUsPerEvent));
   }
   if (!only || only.has('gateway')) {
     if (!existsSync(SUPERGATEWAY)) log('supergateway is not installed in bench/tools (run: npm ci --prefix bench/tools)');
@@ -144,7 +159,7 @@ async function main(): Promise<void> {
   if (!only || only.has('sessions')) {
     await each([...SERVERS, HIBERNATING], results.sessions, 'sessions', (impl, wire) =>
       withServer(impl, wire, async (e) => [
-        { ...(await runSessions(e, sessionCount, { concurrency: 64, settleMs: quick ? 2_500 : 5_000, timeoutMs: quick ? 60_000 : 150_000 })) },
+        { ...(await runSessions(e, sessionCount, { concurrency: 64, settleMs: PLAN.settleMs, timeoutMs: quick ? 60_000 : 150_000 })) },
       ]),
     );
   }
@@ -156,6 +171,18 @@ async function main(): Promise<void> {
   writeFileSync(resolve(RESULTS_DIR, `${outName}.md`), renderMarkdown(results));
   writeFileSync(resolve(RESULTS_DIR, `${outName === 'latest' ? 'chart' : outName + '-chart'}.svg`), writeChart(results));
   log(`done in ${results.meta.durationS}s: bench/results/${outName}.{json,md}`);
+}
+
+/** Per configuration, the row that scores highest (rows that failed lose to any that did not). */
+function best(rows: Row[], key: (r: Row) => string, score: (r: Row) => number): Row[] {
+  const chosen = new Map<string, Row>();
+  for (const r of rows) {
+    const k = key(r);
+    const have = chosen.get(k);
+    const rank = (x: Row) => (x.error ? -Infinity : score(x));
+    if (!have || rank(r) > rank(have)) chosen.set(k, r);
+  }
+  return [...chosen.values()];
 }
 
 function gitCommit(): string {

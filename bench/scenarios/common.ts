@@ -10,17 +10,19 @@ export interface Endpoint {
   wire: WireName;
 }
 
-/** Server CPU time over a window, in nanoseconds, with the wall time it spans. */
+/** Server CPU time over a window, in nanoseconds (its own and with its children), and the wall time. */
 export class CpuWindow {
   private readonly ns0: number;
+  private readonly own0: number;
   private readonly t0 = performance.now();
 
   constructor(private readonly pid: number) {
     this.ns0 = cpuNs(pid);
+    this.own0 = cpuNs(pid, false);
   }
 
-  end(): { ns: number; ms: number } {
-    return { ns: cpuNs(this.pid) - this.ns0, ms: performance.now() - this.t0 };
+  end(): { ns: number; ownNs: number; ms: number } {
+    return { ns: cpuNs(this.pid) - this.ns0, ownNs: cpuNs(this.pid, false) - this.own0, ms: performance.now() - this.t0 };
   }
 }
 

@@ -14,6 +14,8 @@ export interface RpcResult {
   errors: number;
   /** Server (and its children's) CPU per completed call. */
   serverUsPerCall: number;
+  /** The same without its children (a gateway's own share). */
+  ownUsPerCall: number;
   /** Share of one core the server used in the window. */
   serverCpuPct: number;
   /** Share of its core the load generator used: near 100 means it, not the server, was the limit. */
@@ -92,6 +94,7 @@ export async function runRpc(e: Endpoint, clients: number, warmupS: number, seco
     p99Ms: p99!,
     errors,
     serverUsPerCall: calls > 0 ? round1(used.ns / 1000 / calls) : NaN,
+    ownUsPerCall: calls > 0 ? round1(used.ownNs / 1000 / calls) : NaN,
     serverCpuPct: round1((used.ns / 1e6 / used.ms) * 100),
     loadgenCpuPct: round1(((self.user + self.system) / 1000 / ms) * 100),
     foreignReplies,
