@@ -44,6 +44,8 @@ export interface Results {
   fanout: Row[];
   fanoutPasses: Row[];
   gateway: Row[];
+  /** The bench's SDK McpServer alone, per tools/call, in-process (no HTTP): the floor under mcpwire. */
+  sdkFloor: { sessions: number; calls: number; usPerCall: number } | undefined;
 }
 
 const WIRE = { sse: '/sse', mcp: '/mcp' } as const;
@@ -196,6 +198,22 @@ export function renderMarkdown(res: Results): string {
         line('fanout p99 delivery, ms', res.fanout, 'p99Ms', 1),
       ],
     ),
+  );
+
+  parts.push(`## Where a call's CPU goes (${c} clients, µs of server CPU per tools/call)`);
+  parts.push(
+    table(
+      ['', '/sse', '/mcp'],
+      [
+        ['raw node:http stub (the platform)', ...(['sse', 'mcp'] as const).map((w) => fmt(num(find(res.rpc, 'stub', w, c), 'serverUsPerCall'), 1))],
+        ['mcpwire engine, canned replies (no SDK server)', ...(['sse', 'mcp'] as const).map((w) => fmt(num(find(res.rpc, 'mcpwire-canned', w, c), 'serverUsPerCall'), 1))],
+        ['the SDK McpServer alone, in-process, no HTTP', fmt(res.sdkFloor?.usPerCall ?? NaN, 1), fmt(res.sdkFloor?.usPerCall ?? NaN, 1)],
+        ['mcpwire with an SDK McpServer per session', ...(['sse', 'mcp'] as const).map((w) => fmt(num(find(res.rpc, 'mcpwire', w, c), 'serverUsPerCall'), 1))],
+      ],
+    ),
+  );
+  parts.push(
+    'The SDK figure is measured with a hot cache and nothing else running; in a server it shares the core with HTTP and garbage collection, so the costs do not simply add up.',
   );
 
   parts.push('## mcpwire / peer ratios');

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { writeChart } from './chart.js';
 import { CANNED, GATEWAYS, HIBERNATING, ROOT, SERVERS, SUPERGATEWAY, type Impl } from './impls.js';
 import type { WireName } from './load/session.js';
-import { ephemeralRange, freePort, loadAverage, pinSelf, startServer, waitForQuiet, type RunningServer } from './proc.js';
+import { ephemeralRange, freePort, loadAverage, pinSelf, SERVER_CPU, startServer, waitForQuiet, type RunningServer } from './proc.js';
 import { renderMarkdown, type Results, type Row } from './report.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runRpc } from './scenarios/rpc.js';
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     fanout: [],
     fanoutPasses: [],
     gateway: [],
+    sdkFloor: undefined,
   };
 
   if (!only || only.has('rpc')) {
@@ -141,6 +142,14 @@ async function main(): Promise<void> {
       );
     }
     results.rpc = best(results.rpcPasses, (r) => `${r.impl} ${r.wire} ${r.clients}`, (r) => Number(r.callsPerS));
+  }
+  if (!only || only.has('rpc')) {
+    try {
+      results.sdkFloor = sdkFloor();
+      log(`sdk floor: ${JSON.stringify(results.sdkFloor)}`);
+    } catch (err) {
+      log(`sdk floor: FAILED ${(err as Error).message}`);
+    }
   }
   if (!only || only.has('fanout')) {
     for (let pass = 0; pass < PLAN.passes; pass++) {
@@ -171,6 +180,15 @@ async function main(): Promise<void> {
   writeFileSync(resolve(RESULTS_DIR, `${outName}.md`), renderMarkdown(results));
   writeFileSync(resolve(RESULTS_DIR, `${outName === 'latest' ? 'chart' : outName + '-chart'}.svg`), writeChart(results));
   log(`done in ${results.meta.durationS}s: bench/results/${outName}.{json,md}`);
+}
+
+/** The SDK McpServer's own cost per call, in a process of its own on the server core. */
+function sdkFloor(): { sessions: number; calls: number; usPerCall: number } {
+  const out = execFileSync('taskset', ['-c', SERVER_CPU, process.execPath, resolve(ROOT, 'bench/.build/bench/servers/sdk-floor.js')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as { sessions: number; calls: number; usPerCall: number };
 }
 
 /** Per configuration, the row that scores highest (rows that failed lose to any that did not). */
