@@ -99,6 +99,17 @@ export interface McpWireOptions {
   retainFinishedStreams?: number;
   finishedStreamTtlMs?: number;
 
+  /** 2026-07-28 `subscriptions/listen` streams open at once on this instance; more get 503. */
+  maxListenStreams?: number;
+  /** Listen streams open at once per authenticated principal. */
+  maxListenStreamsPerPrincipal?: number;
+  /**
+   * Key of the HMAC that protects the `requestState` of 2026-07-28 `input_required` results. Give
+   * every instance the same one so a client's retry may land on any of them; by default each process
+   * draws its own (with `redis`, the instances share one kept in Redis).
+   */
+  requestStateSecret?: string;
+
   /**
    * Several instances behind a plain load balancer, with Redis as the shared engine: a `redis://`
    * URL, or settings. Without it everything stays in this process.
@@ -130,13 +141,16 @@ export const DEFAULTS = {
   maxBufferedBytes: 4 * 1024 * 1024,
   retainFinishedStreams: 100,
   finishedStreamTtlMs: 5 * 60_000,
+  maxListenStreams: 1_000,
+  maxListenStreamsPerPrincipal: 100,
 } as const;
 
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
 export type ResolvedOptions = Required<
-  Omit<McpWireOptions, 'createServer' | 'backend' | 'auth' | 'cors' | 'allowedOrigins' | 'eventStore' | 'bus' | 'logger' | 'redis'>
+  Omit<McpWireOptions, 'createServer' | 'backend' | 'auth' | 'cors' | 'allowedOrigins' | 'eventStore' | 'bus' | 'logger' | 'redis' | 'requestStateSecret'>
 > & {
+  requestStateSecret: string | undefined;
   redis: Required<RedisOptions> | undefined;
   backend: BackendFactory;
   auth: AuthOptions | undefined;
@@ -186,6 +200,9 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
     maxBufferedBytes: positive('maxBufferedBytes', 1024),
     retainFinishedStreams: positive('retainFinishedStreams'),
     finishedStreamTtlMs: positive('finishedStreamTtlMs'),
+    maxListenStreams: positive('maxListenStreams'),
+    maxListenStreamsPerPrincipal: positive('maxListenStreamsPerPrincipal'),
+    requestStateSecret: resolveSecret(o.requestStateSecret),
     logger: o.logger ?? pino({ level: process.env.MCPWIRE_LOG_LEVEL ?? 'warn' }),
     redis: o.redis === undefined ? undefined : resolveRedis(typeof o.redis === 'string' ? { url: o.redis } : o.redis),
     eventStore: o.eventStore,
@@ -196,4 +213,9 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
 function resolveRedis(r: RedisOptions): Required<RedisOptions> {
   if (!/^rediss?:\/\//.test(r.url)) throw new TypeError('mcpwire: option redis must be a redis:// or rediss:// URL');
   return { prefix: 'mcpw:', leaseMs: 3_000, maxOutageMs: 30_000, commandTimeoutMs: 2_000, ...r };
+}
+
+function resolveSecret(v: string | undefined): string | undefined {
+  if (v !== undefined && (typeof v !== 'string' || v.length < 16)) throw new TypeError('mcpwire: option requestStateSecret must be a string of at least 16 characters');
+  return v;
 }

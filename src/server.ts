@@ -11,6 +11,9 @@ import { newStats, type Stats } from './session/stats.js';
 import { Cluster } from './session/cluster.js';
 import { MemoryBus, MemoryEventStore } from './store/memory.js';
 import { RedisPort } from './store/redis-port.js';
+import { RedisBus } from './store/redis-bus.js';
+import { sharedSecret } from './backend/request-state.js';
+import { attachStateless, StatelessEndpoint } from './wire/stateless.js';
 
 export interface McpHandler {
   (req: IncomingMessage, res: ServerResponse, next?: Next): void;
@@ -53,10 +56,13 @@ export function createHandler(options: McpWireOptions): McpHandler {
         },
       )
     : undefined;
+  // With Redis, changes reach 2026-07-28 listen streams on every instance through a Redis stream.
+  const redisBus = cluster && !opts.bus ? new RedisBus(cluster.port, { maxLen: 10_000, ttlMs: 3_600_000, blockMs: 5_000, log: opts.logger }) : undefined;
+  const bus = opts.bus ?? redisBus ?? new MemoryBus();
   const engine = new SessionManager({
     cluster,
     store: opts.eventStore ?? new MemoryEventStore({ maxEvents: opts.eventLogMaxEvents, maxBytes: opts.eventLogMaxBytes }),
-    bus: opts.bus ?? new MemoryBus(),
+    bus,
     stats,
     log: opts.logger,
     backendFactory: backend,
@@ -70,7 +76,23 @@ export function createHandler(options: McpWireOptions): McpHandler {
     retainFinishedStreams: opts.retainFinishedStreams,
     finishedStreamTtlMs: opts.finishedStreamTtlMs,
   });
-  const ready = engine.start();
+  const stateless = new StatelessEndpoint({
+    backend,
+    bus,
+    connections: engine.connections,
+    log: opts.logger,
+    publish: (e) => engine.publish(e),
+    maxInFlight: opts.maxSessions,
+    listen: { maxStreams: opts.maxListenStreams, maxPerPrincipal: opts.maxListenStreamsPerPrincipal, maxResourceSubscriptions: 1_000 },
+    stateSecret: opts.requestStateSecret,
+    stateTtlMs: 30 * 60_000,
+    inputSettleMs: 10,
+  });
+  attachStateless(engine, stateless);
+  const ready = engine.start().then(async () => {
+    await redisBus?.start();
+    if (cluster && opts.requestStateSecret === undefined) stateless.useStateSecret(await sharedSecret(cluster.port));
+  });
   const front = new HttpFront(opts, engine, ready);
   if (cluster) front.healthChecks.push({ name: 'redis', check: () => ({ ok: cluster.port.up, instance: cluster.me }) });
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => front.handle(req, res, next)) as McpHandler;
@@ -85,7 +107,14 @@ export function createHandler(options: McpWireOptions): McpHandler {
     addHealthCheck: (check: HealthCheck) => front.healthChecks.push(check),
     addRoute: front.addRoute.bind(front),
     observeRequests: front.observe.bind(front),
-    close: (o?: { drainMs?: number }) => engine.close(o?.drainMs ?? 0),
+    close: async (o?: { drainMs?: number }) => {
+      const drainMs = o?.drainMs ?? 0;
+      const deadline = Date.now() + drainMs;
+      engine.draining = true;
+      await stateless.close(drainMs);
+      redisBus?.stop();
+      await engine.close(Math.max(0, deadline - Date.now()));
+    },
   });
   return handler;
 }

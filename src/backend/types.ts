@@ -39,6 +39,8 @@ export interface SessionContext {
   wire: Wire;
   authInfo?: AuthInfo;
   headers: IncomingHttpHeaders;
+  /** A 2026-07-28 request served on its own: the backend lives for this one request, no session exists. */
+  stateless?: boolean;
 }
 
 export interface BackendFactory {

@@ -5,6 +5,7 @@ import { ErrorCode, isInitializeRequest } from '../jsonrpc.js';
 import { GET_TAG, LEGACY_TAG, parseEventId, requestTag } from '../session/event-id.js';
 import type { ResumeFrom, Session } from '../session/session.js';
 import { JsonSink, SseConnection } from '../session/sse-writer.js';
+import { classify, isModernVersion } from './era.js';
 import {
   accepts,
   inboundExtra,
@@ -16,6 +17,7 @@ import {
   sessionNotFound,
   type WireContext,
 } from './inbound.js';
+import { statelessOf } from './stateless.js';
 
 /** Batches were part of 2025-03-26 only. */
 const BATCH_VERSIONS = new Set(['2025-03-26']);
@@ -26,10 +28,18 @@ export async function handlePost(ctx: WireContext): Promise<void> {
     sendError(res, 406, ErrorCode.ServerError, 'Not Acceptable: Accept must list application/json and text/event-stream');
     return;
   }
-  if (!protocolVersionOk(ctx)) return;
+  // A 2026-07-28 header is not refused before the body says which era the request belongs to.
+  const modernHeader = isModernVersion(req.headers['mcp-protocol-version'] as string | undefined);
+  if (!modernHeader && !protocolVersionOk(ctx)) return;
   const inbound = await readMessages(ctx);
   if (!inbound) return;
   const { messages, batch } = inbound;
+  const stateless = statelessOf(engine);
+  if (stateless) {
+    const era = classify(messages, batch, req.headers);
+    if (era.era !== 'legacy') return stateless.handle(ctx, era);
+  }
+  if (modernHeader && !protocolVersionOk(ctx)) return;
   const sessionHeader = req.headers['mcp-session-id'] as string | undefined;
   let session: Session;
   if (messages.some(isInitializeRequest)) {

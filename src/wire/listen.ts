@@ -1,0 +1,176 @@
+// `subscriptions/listen` (2026-07-28): a POST answered by a stream that carries an acknowledgement
+// first, then only the change notifications the client opted in to, each stamped with the listen
+// request's id; keepalives in between; on shutdown, the listen result and the end of the stream.
+// Changes come from the engine's Bus, the same one 2025 sessions are fed from.
+import type { ServerResponse } from 'node:http';
+import type { RequestId } from '../jsonrpc.js';
+import { SseConnection, type SseConnections } from '../session/sse-writer.js';
+import type { Bus, ChangeEvent } from '../store/types.js';
+import { META } from './era.js';
+
+export interface ListenFilter {
+  toolsListChanged: boolean;
+  promptsListChanged: boolean;
+  resourcesListChanged: boolean;
+  /** Resource URIs whose updates (and their sub-resources') the client wants. */
+  resourceSubscriptions: string[];
+}
+
+export interface ListenLimits {
+  /** Listen streams open at once on this instance. */
+  maxStreams: number;
+  /** Listen streams open at once per authenticated principal. */
+  maxPerPrincipal: number;
+  /** URIs one listen may subscribe to. */
+  maxResourceSubscriptions: number;
+}
+
+interface ListenStream {
+  id: RequestId;
+  filter: ListenFilter;
+  uris: Set<string>;
+  conn: SseConnection;
+  principal: string | undefined;
+  serverInfo: unknown;
+}
+
+const METHOD: Record<ChangeEvent['kind'], string> = {
+  tools_list_changed: 'notifications/tools/list_changed',
+  prompts_list_changed: 'notifications/prompts/list_changed',
+  resources_list_changed: 'notifications/resources/list_changed',
+  resource_updated: 'notifications/resources/updated',
+};
+
+/** Why a listen request's `notifications` cannot be taken, or the filter it asks for. */
+export function parseFilter(value: unknown, maxUris: number): ListenFilter | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'Invalid params: subscriptions/listen needs a notifications object';
+  }
+  const v = value as Record<string, unknown>;
+  for (const k of ['toolsListChanged', 'promptsListChanged', 'resourcesListChanged'] as const) {
+    if (v[k] !== undefined && typeof v[k] !== 'boolean') return `Invalid params: notifications.${k} must be a boolean`;
+  }
+  const subs = v.resourceSubscriptions;
+  if (subs !== undefined && !(Array.isArray(subs) && subs.every((u) => typeof u === 'string' && u.length > 0))) {
+    return 'Invalid params: notifications.resourceSubscriptions must be a list of URIs';
+  }
+  if (Array.isArray(subs) && subs.length > maxUris) return `Invalid params: at most ${maxUris} resourceSubscriptions per listen`;
+  return {
+    toolsListChanged: v.toolsListChanged === true,
+    promptsListChanged: v.promptsListChanged === true,
+    resourcesListChanged: v.resourcesListChanged === true,
+    resourceSubscriptions: (subs as string[] | undefined) ?? [],
+  };
+}
+
+/** What of `wanted` the server's capabilities let it honor; only that goes in the acknowledgement. */
+export function honored(wanted: ListenFilter, capabilities: Record<string, unknown>): ListenFilter {
+  const cap = (name: string, flag: string) => {
+    const c = capabilities[name] as Record<string, unknown> | undefined;
+    return typeof c === 'object' && c !== null && c[flag] === true;
+  };
+  return {
+    toolsListChanged: wanted.toolsListChanged && cap('tools', 'listChanged'),
+    promptsListChanged: wanted.promptsListChanged && cap('prompts', 'listChanged'),
+    resourcesListChanged: wanted.resourcesListChanged && cap('resources', 'listChanged'),
+    resourceSubscriptions: cap('resources', 'subscribe') ? [...new Set(wanted.resourceSubscriptions)] : [],
+  };
+}
+
+/** `uri` is `subscribed` or lies under it (a sub-resource). */
+function covers(subscribed: string, uri: string): boolean {
+  if (uri === subscribed) return true;
+  if (!uri.startsWith(subscribed)) return false;
+  return subscribed.endsWith('/') || uri[subscribed.length] === '/';
+}
+
+export class ListenHub {
+  private readonly streams = new Set<ListenStream>();
+  private readonly perPrincipal = new Map<string, number>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    bus: Bus,
+    private readonly connections: SseConnections,
+    readonly limits: ListenLimits,
+  ) {
+    this.unsubscribe = bus.subscribe((e) => this.deliver(e));
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Why one more listen cannot be opened now for this principal, or undefined. */
+  refusal(principal: string | undefined): string | undefined {
+    if (this.streams.size >= this.limits.maxStreams) return 'this server has reached its limit of open subscriptions/listen streams; retry later';
+    if (principal !== undefined && (this.perPrincipal.get(principal) ?? 0) >= this.limits.maxPerPrincipal) {
+      return 'this principal has reached its limit of open subscriptions/listen streams; close one first';
+    }
+    return undefined;
+  }
+
+  /** Opens the stream on `res` and writes the acknowledgement, always its first message. */
+  open(res: ServerResponse, id: RequestId, filter: ListenFilter, principal: string | undefined, serverInfo: unknown): void {
+    const notifications: Record<string, unknown> = {};
+    if (filter.toolsListChanged) notifications.toolsListChanged = true;
+    if (filter.promptsListChanged) notifications.promptsListChanged = true;
+    if (filter.resourcesListChanged) notifications.resourcesListChanged = true;
+    if (filter.resourceSubscriptions.length > 0) notifications.resourceSubscriptions = filter.resourceSubscriptions;
+    const ack = { jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { _meta: { [META.subscriptionId]: id }, notifications } };
+    const conn = new SseConnection(res, this.connections);
+    const stream: ListenStream = { id, filter, uris: new Set(filter.resourceSubscriptions), conn, principal, serverInfo };
+    this.streams.add(stream);
+    if (principal !== undefined) this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
+    conn.onClosed = () => this.forget(stream);
+    conn.start(undefined, frame(ack));
+  }
+
+  private forget(s: ListenStream): void {
+    if (!this.streams.delete(s)) return;
+    if (s.principal === undefined) return;
+    const n = (this.perPrincipal.get(s.principal) ?? 1) - 1;
+    if (n > 0) this.perPrincipal.set(s.principal, n);
+    else this.perPrincipal.delete(s.principal);
+  }
+
+  private deliver(event: ChangeEvent): void {
+    if (this.streams.size === 0) return;
+    const method = METHOD[event.kind];
+    for (const s of this.streams) {
+      if (!wants(s, event)) continue;
+      const params: Record<string, unknown> = { _meta: { [META.subscriptionId]: s.id } };
+      if (event.kind === 'resource_updated') params.uri = event.uri;
+      s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', method, params }));
+    }
+  }
+
+  /** Ends every listen the way the server ends one: its result, then the end of the stream. */
+  closeAll(): void {
+    for (const s of [...this.streams]) {
+      const result = { resultType: 'complete', _meta: { [META.subscriptionId]: s.id, [META.serverInfo]: s.serverInfo } };
+      s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', id: s.id, result }));
+      s.conn.finish();
+    }
+    this.unsubscribe();
+  }
+}
+
+function wants(s: ListenStream, e: ChangeEvent): boolean {
+  switch (e.kind) {
+    case 'tools_list_changed':
+      return s.filter.toolsListChanged;
+    case 'prompts_list_changed':
+      return s.filter.promptsListChanged;
+    case 'resources_list_changed':
+      return s.filter.resourcesListChanged;
+    case 'resource_updated':
+      if (s.uris.has(e.uri)) return true;
+      for (const u of s.uris) if (covers(u, e.uri)) return true;
+      return false;
+  }
+}
+
+function frame(message: unknown): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
