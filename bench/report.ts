@@ -32,6 +32,7 @@ export interface Results {
       settleMs: number;
       fanout: { sessions: number; events: number };
       gatewayClients: number;
+      gatewayWarmupS: number;
     };
     loadAvgStart: number;
     loadAvgEnd: number;
@@ -155,7 +156,7 @@ export function renderMarkdown(res: Results): string {
       `${m.date} · commit ${m.commit} · ${m.cpu}, ${m.cores} cores · Node ${m.node} · ${m.pinning}.`,
       `Peers: @modelcontextprotocol/sdk ${m.sdk}, supergateway ${m.supergateway}. Load average ${m.loadAvgStart} at the start, ${m.loadAvgEnd} at the end; ${m.durationS} s in all.`,
       `Reproduce with \`npm run bench\` (\`npm run bench -- --quick\` for a short run). Raw figures: \`bench/results/latest.json\`.`,
-      `rpc: ${m.plan.warmupS} s of warm-up, then ${m.plan.rpcS} s measured per client count; rpc and fanout ran ${m.plan.passes} pass${m.plan.passes === 1 ? '' : 'es'} (alternating order) and each configuration shows its best pass (every pass is in the JSON). Sessions settle ${m.plan.settleMs / 1000} s after each half.`,
+      `rpc: ${m.plan.warmupS} s of warm-up, then ${m.plan.rpcS} s measured per client count; fanout and rpc at ${c} clients ran ${m.plan.passes} pass${m.plan.passes === 1 ? '' : 'es'} (in alternating order) and each configuration shows its best pass, since other work can only slow a run down (every pass is in the JSON). Sessions settle ${m.plan.settleMs / 1000} s after each half.`,
       `Before each server started, the bench waited (up to 20 s) for other work to leave the machine idle; the most it found busy was ${fmt(maxBusy(res), 0)}% of both cores (\`otherBusyPct\` per row).`,
     ].join('\n'),
   );
@@ -343,7 +344,9 @@ export function renderMarkdown(res: Results): string {
   );
 
   parts.push(`## gateway: rpc through a gateway in front of the same stdio echo server (${m.plan.gatewayClients} clients)`);
-  parts.push('CPU includes the gateway\'s stdio children. "foreign" counts replies that reached a session that never sent that request.');
+  parts.push(
+    `${m.plan.gatewayWarmupS} s of warm-up, ${m.plan.rpcS} s measured. CPU includes the gateway's stdio children ("of which the gateway": its own process). "foreign" counts replies that reached a session that never sent that request.`,
+  );
   parts.push(
     table(
       ['gateway', 'wire', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'foreign', 'server µs/call', 'of which the gateway', 'load-gen CPU'],
