@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools=test/conformance/tools
-if [ ! -x "$tools/node_modules/.bin/node" ] || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
-  echo "test-setup: installing the conformance suite in $tools" >&2
-  npm ci --prefix "$tools" --no-audit --no-fund >&2
-fi
+# tools: 0.1.16 (2025 revisions); tools-next: the 0.2.0 alpha with the 2026-07-28 requirement sets.
+for tools in test/conformance/tools test/conformance/tools-next; do
+  if [ ! -x "$tools/node_modules/.bin/node" ] || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
+    echo "test-setup: installing the conformance suite in $tools" >&2
+    npm ci --prefix "$tools" --no-audit --no-fund >&2
+  fi
+done
 
 need_debs=()
 command -v redis-server >/dev/null 2>&1 || need_debs+=(redis-server)
