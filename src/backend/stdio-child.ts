@@ -10,6 +10,7 @@ import type { HealthCheck } from '../http/health.js';
 import { IsolatedBackend } from '../gateway/isolated.js';
 import { GatewayRuntime, newGatewayStats, type GatewayStats, type RestartPolicy } from '../gateway/runtime.js';
 import { SharedUpstream } from '../gateway/shared.js';
+import { StatelessPool } from '../gateway/stateless-pool.js';
 import type { BackendFactory } from './types.js';
 
 export type { GatewayStats, RestartPolicy };
@@ -44,6 +45,11 @@ export interface GatewayOptions {
   closeSseAfterMs?: number;
   /** stderr lines kept per child for its exit report. Default 20. */
   stderrLines?: number;
+  /**
+   * Isolated mode, 2026-07-28 clients (no sessions): requests of one principal declaring the same
+   * capabilities share a child, stopped after this long without requests. Default 60000 ms.
+   */
+  statelessIdleMs?: number;
   logger?: Logger;
 }
 
@@ -68,6 +74,7 @@ const DEFAULTS = {
   maxInFlight: 1_000,
   closeSseAfterMs: 0,
   stderrLines: 20,
+  statelessIdleMs: 60_000,
 };
 
 export function createGateway(options: GatewayOptions): Gateway {
@@ -106,6 +113,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   let closed = false;
   const shared = rt.opts.shared ? new SharedUpstream(rt) : undefined;
+  const statelessPool = shared ? undefined : new StatelessPool(rt, number('statelessIdleMs', 0));
 
   const refuseSession = (): string | undefined => {
     if (closed) return 'the gateway is shutting down';
@@ -116,6 +124,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     return undefined;
   };
   const backend: BackendFactory = (host, context) => {
+    if (closed) throw new Error('mcpwire gateway: the gateway is shutting down');
+    if (context.stateless && statelessPool) return statelessPool.attach(host, context.stateless);
     const refusal = refuseSession();
     if (refusal) throw new Error(`mcpwire gateway: ${refusal}`);
     if (shared) return shared.attach(host);
@@ -153,6 +163,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close() {
       closed = true;
       await shared?.close();
+      await statelessPool?.close();
       await Promise.all([...rt.children].map((c) => c.stop()));
     },
   };

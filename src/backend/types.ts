@@ -39,8 +39,18 @@ export interface SessionContext {
   wire: Wire;
   authInfo?: AuthInfo;
   headers: IncomingHttpHeaders;
-  /** A 2026-07-28 request served on its own: the backend lives for this one request, no session exists. */
-  stateless?: boolean;
+  /**
+   * Set for a 2026-07-28 request, served on its own: no session exists, the backend lives for this
+   * one request. What the request declared, and who sent it (when auth is on).
+   */
+  stateless?: StatelessContext;
+}
+
+export interface StatelessContext {
+  protocolVersion: string;
+  clientCapabilities: Record<string, unknown>;
+  clientInfo: { name: string; version: string } | undefined;
+  principal: string | undefined;
 }
 
 export interface BackendFactory {

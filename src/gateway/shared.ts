@@ -26,7 +26,7 @@ import {
   type Msg,
   type ProgressToken,
 } from './messages.js';
-import type { GatewayRuntime } from './runtime.js';
+import type { GatewayRuntime, RestartPolicy } from './runtime.js';
 
 /** A client request forwarded upstream under a rewritten id. */
 interface Upstream {
@@ -69,7 +69,11 @@ export class SharedUpstream {
   private readonly ownAccount: WriteAccount;
   private readonly log: Logger;
 
-  constructor(private readonly rt: GatewayRuntime) {
+  /** `restart` overrides the gateway's policy (the stateless pool's children are never restarted). */
+  constructor(
+    private readonly rt: GatewayRuntime,
+    private readonly restart: RestartPolicy = rt.opts.restart,
+  ) {
     this.log = rt.log.child({ shared: true });
     this.ownAccount = new WriteAccount(rt.opts.maxQueuedBytes);
     this.start();
@@ -433,7 +437,7 @@ export class SharedUpstream {
       Promise.all(sends.get(s) ?? []).then(end, end);
     }
     if (this.state === 'closed') return;
-    const policy = this.rt.opts.restart;
+    const policy = this.restart;
     const failed = exit.code !== 0 || exit.signal !== null || exit.spawnError !== undefined;
     if (policy === 'never' || (policy === 'on-failure' && !failed)) {
       this.state = 'down';

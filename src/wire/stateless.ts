@@ -84,7 +84,7 @@ export class StatelessEndpoint {
       sendError(res, 503, ErrorCode.ServerError, `Service Unavailable: ${busy}`, { 'Retry-After': this.draining ? '1' : '5' }, undefined, request.id);
       return;
     }
-    const run = this.newRun(ctx);
+    const run = this.newRun(ctx, request);
     this.running.add(run);
     try {
       await this.serve(ctx, request, run);
@@ -101,11 +101,19 @@ export class StatelessEndpoint {
       const r = this.listens.refusal(principal);
       if (r) return r;
     }
-    return this.s.backend.refuseSession?.();
+    // The backend's own limits (a gateway's children) are its factory's to apply: it may have room
+    // for a stateless request where it has none for a new session.
+    return undefined;
   }
 
-  private newRun(ctx: WireContext): StatelessRun {
-    const context: SessionContext = { sessionId: randomUUID(), wire: 'streamable', headers: ctx.req.headers, stateless: true };
+  private newRun(ctx: WireContext, request: ModernRequest): StatelessRun {
+    const { protocolVersion, clientCapabilities, clientInfo } = request.meta;
+    const context: SessionContext = {
+      sessionId: randomUUID(),
+      wire: 'streamable',
+      headers: ctx.req.headers,
+      stateless: { protocolVersion, clientCapabilities, clientInfo, principal: ctx.principal },
+    };
     if (ctx.authInfo) context.authInfo = ctx.authInfo;
     const extra = ctx.authInfo ? { requestInfo: { headers: ctx.req.headers }, authInfo: ctx.authInfo } : { requestInfo: { headers: ctx.req.headers } };
     return new StatelessRun({
