@@ -47,27 +47,31 @@ async function inBatches(total: number, width: number, one: (i: number) => Promi
 describe('session cleanup', () => {
   test('2,000 sessions (DELETE, closed legacy stream, idle TTL) leave nothing behind', async () => {
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const { counts, start } = counted({ sessionIdleMs: 400, legacyReconnectGraceMs: 50, keepAliveMs: 1000 });
+    // The idle TTL must outlast the gap between initialize and initialized on a loaded machine.
+    const { counts, start } = counted({ sessionIdleMs: 2_000, legacyReconnectGraceMs: 50, keepAliveMs: 1000 });
     const server = await start();
     const engine = server.handler.sessions;
-    await inBatches(2000, 40, async (i) => {
-      if (i % 3 === 0) {
-        const id = await rawSession(server.url);
-        const del = await fetch(new URL('/mcp', server.url), { method: 'DELETE', headers: { 'Mcp-Session-Id': id } });
-        assert.equal(del.status, 200);
-      } else if (i % 3 === 1) {
-        await openLegacy(server);
-      } else {
-        await rawSession(server.url); // left alone: the idle TTL ends it
-      }
-    });
-    await waitFor(() => engine.sessions.size === 0, 60_000, 'every session to end');
-    await waitFor(() => counts.closed === counts.created, 30_000, 'every SDK server to close');
-    assert.equal(counts.created, 2000);
-    assert.equal(engine.connections.open.size, 0);
-    assert.equal(server.handler.stats.sessionsEnded, 2000);
-    assert.deepEqual(server.handler.health().sessions, { legacy: 0, streamable: 0 });
-    await server.close();
+    try {
+      await inBatches(2000, 40, async (i) => {
+        if (i % 3 === 0) {
+          const id = await rawSession(server.url);
+          const del = await fetch(new URL('/mcp', server.url), { method: 'DELETE', headers: { 'Mcp-Session-Id': id } });
+          assert.equal(del.status, 200);
+        } else if (i % 3 === 1) {
+          await openLegacy(server);
+        } else {
+          await rawSession(server.url); // left alone: the idle TTL ends it
+        }
+      });
+      await waitFor(() => engine.sessions.size === 0, 60_000, 'every session to end');
+      await waitFor(() => counts.closed === counts.created, 30_000, 'every SDK server to close');
+      assert.equal(counts.created, 2000);
+      assert.equal(engine.connections.open.size, 0);
+      assert.equal(server.handler.stats.sessionsEnded, 2000);
+      assert.deepEqual(server.handler.health().sessions, { legacy: 0, streamable: 0 });
+    } finally {
+      await server.close();
+    }
     assert.equal(server.httpServer.listening, false);
     await waitFor(
       () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length <= timersBefore,
