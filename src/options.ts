@@ -95,6 +95,11 @@ export interface McpWireOptions {
   eventLogMaxBytes?: number;
   /** Bytes a stream's connection may have queued before the client is cut off (it can resume). */
   maxBufferedBytes?: number;
+  /**
+   * A connection that has not drained any queued byte for this long (a client that stopped reading
+   * without closing) is closed; it can resume from the log. Checked on each keepalive tick.
+   */
+  stallTimeoutMs?: number;
   /** Finished POST streams kept per session for resumption, and for how long. */
   retainFinishedStreams?: number;
   finishedStreamTtlMs?: number;
@@ -139,6 +144,7 @@ export const DEFAULTS = {
   eventLogMaxEvents: 1_000,
   eventLogMaxBytes: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
+  stallTimeoutMs: 30_000,
   retainFinishedStreams: 100,
   finishedStreamTtlMs: 5 * 60_000,
   maxListenStreams: 1_000,
@@ -198,6 +204,7 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
     eventLogMaxEvents: positive('eventLogMaxEvents'),
     eventLogMaxBytes: positive('eventLogMaxBytes'),
     maxBufferedBytes: positive('maxBufferedBytes', 1024),
+    stallTimeoutMs: positive('stallTimeoutMs', 1),
     retainFinishedStreams: positive('retainFinishedStreams'),
     finishedStreamTtlMs: positive('finishedStreamTtlMs'),
     maxListenStreams: positive('maxListenStreams'),

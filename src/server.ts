@@ -72,7 +72,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     legacyReconnectGraceMs: opts.legacyReconnectGraceMs,
     keepAliveMs: opts.keepAliveMs,
     retryMs: opts.retryMs,
-    sse: { maxBufferedBytes: opts.maxBufferedBytes },
+    sse: { maxBufferedBytes: opts.maxBufferedBytes, stallTimeoutMs: opts.stallTimeoutMs },
     retainFinishedStreams: opts.retainFinishedStreams,
     finishedStreamTtlMs: opts.finishedStreamTtlMs,
   });

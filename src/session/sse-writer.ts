@@ -18,6 +18,8 @@ export interface StreamSink {
 export interface SseLimits {
   /** Bytes a connection may have queued (unsent to the kernel) before it is cut (default 4 MiB). */
   maxBufferedBytes: number;
+  /** A connection whose queued bytes have not drained at all for this long is closed (checked on each keepalive tick). */
+  stallTimeoutMs: number;
 }
 
 // As a flat [name, value, …] list: writeHead walks it without an object spread per stream.
@@ -135,7 +137,7 @@ export class SseConnection implements StreamSink {
       if (this.stalledSince === 0 || queued < this.stalledAt) {
         this.stalledSince = now;
         this.stalledAt = queued;
-      } else if (now - this.stalledSince >= Math.max(2 * keepAliveMs, 30_000)) {
+      } else if (now - this.stalledSince >= Math.max(2 * keepAliveMs, this.registry.limits.stallTimeoutMs)) {
         this.registry.stats.stalledStreamsClosed++;
         this.close();
         return;
