@@ -19,8 +19,15 @@ import {
   type WireContext,
 } from './inbound.js';
 
+/** Engines that have already said HTTP+SSE is deprecated (said once each, not per stream). */
+const warned = new WeakSet<object>();
+
 export async function handleSseGet(ctx: WireContext): Promise<void> {
   const { req, res, engine } = ctx;
+  if (!warned.has(engine)) {
+    warned.add(engine);
+    ctx.opts.logger.warn('a client uses HTTP+SSE (2024-11-05), deprecated since MCP 2026-07-28; it is served, but clients should move to Streamable HTTP on the same server');
+  }
   if (req.headers.accept !== undefined && !accepts(req, 'text/event-stream')) {
     sendError(res, 406, ErrorCode.ServerError, 'Not Acceptable: Accept must list text/event-stream');
     return;
