@@ -1,0 +1,70 @@
+// Running the conformance suite's 0.2.0 alpha (test/conformance/tools-next, on its own Node 22)
+// against a URL with a frozen requirement set, and reading its summary: the scenarios the set scores,
+// and those it runs without scoring (extensions, pending ones).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const tools = fileURLToPath(new URL('./tools-next/', import.meta.url));
+const node22 = join(tools, 'node_modules', '.bin', 'node');
+const cli = join(tools, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+
+export interface ScenarioScore {
+  name: string;
+  passed: number;
+  failed: number;
+}
+
+export interface ConformanceRun {
+  code: number;
+  output: string;
+  scoredScenarios: ScenarioScore[];
+  notScored: ScenarioScore[];
+  scored: number;
+  scoredPassed: number;
+  scoredFailed: number;
+  /** The scored scenarios that failed, one per line. */
+  failures: string;
+}
+
+export function nextSuiteInstalled(): boolean {
+  return existsSync(cli) && existsSync(node22);
+}
+
+function parse(output: string): { scored: ScenarioScore[]; notScored: ScenarioScore[] } {
+  const summary = output.slice(output.indexOf('=== SUMMARY ==='));
+  const all: ScenarioScore[] = [];
+  for (const m of summary.matchAll(/^[✓✗] (\S+): (\d+) passed, (\d+) failed$/gm)) all.push({ name: m[1]!, passed: Number(m[2]), failed: Number(m[3]) });
+  const tail = summary.slice(summary.indexOf('Not scored'));
+  const unscored = new Set([...tail.matchAll(/^\s+[✓✗] (\S+) \(/gm)].map((m) => m[1]!));
+  return { scored: all.filter((s) => !unscored.has(s.name)), notScored: all.filter((s) => unscored.has(s.name)) };
+}
+
+function runOnce(url: string, requirements: string): Promise<ConformanceRun> {
+  const out = mkdtempSync(join(tmpdir(), `mcpwire-conformance-${requirements}-`));
+  return new Promise((resolve) => {
+    execFile(node22, [cli, 'server', '--url', url, '--requirements', requirements, '-o', out], { cwd: tools, timeout: 300_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const output = stdout + stderr;
+      const { scored, notScored } = parse(output);
+      resolve({
+        code: err ? ((err as { code?: number }).code ?? 1) : 0,
+        output,
+        scoredScenarios: scored,
+        notScored,
+        scored: scored.length,
+        scoredPassed: scored.reduce((n, s) => n + s.passed, 0),
+        scoredFailed: scored.reduce((n, s) => n + s.failed, 0),
+        failures: scored.filter((s) => s.failed > 0).map((s) => `${s.name}: ${s.failed} failed`).join('\n') || output.slice(-2000),
+      });
+    });
+  });
+}
+
+/** One retry: a scenario of the suite flakes once in a while on a loaded machine. */
+export async function runConformance(url: string, requirements: '2026-07-28' | '2025-11-25'): Promise<ConformanceRun> {
+  const first = await runOnce(url, requirements);
+  if (first.code === 0 && first.scoredFailed === 0) return first;
+  return runOnce(url, requirements);
+}
