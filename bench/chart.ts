@@ -21,7 +21,7 @@ function bars(rows: Row[], key: string, picks: Array<[string, 'sse' | 'mcp', str
   return out;
 }
 
-function panel(x: number, y: number, width: number, title: string, unit: string, data: Bar[]): string {
+function panel(x: number, y: number, width: number, title: string, digits: number, data: Bar[]): string {
   const labelW = 190;
   const barH = 20;
   const gap = 8;
@@ -34,7 +34,7 @@ function panel(x: number, y: number, width: number, title: string, unit: string,
     parts.push(
       `<text x="${x + labelW - 8}" y="${by + 14}" font-size="12" text-anchor="end">${esc(b.label)}</text>`,
       `<rect x="${x + labelW}" y="${by}" width="${w.toFixed(1)}" height="${barH}" rx="2" fill="${b.mcpwire ? COLORS.mcpwire : COLORS.peer}"/>`,
-      `<text x="${x + labelW + w + 6}" y="${by + 14}" font-size="12">${b.value.toLocaleString('en-US', { maximumFractionDigits: 1 })}${unit}</text>`,
+      `<text x="${x + labelW + w + 6}" y="${by + 14}" font-size="12">${b.value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}</text>`,
     );
   });
   if (data.length === 0) parts.push(`<text x="${x}" y="${y + 30}" font-size="12">not measured</text>`);
@@ -57,14 +57,18 @@ export function writeChart(res: Results): string {
     ['supergateway', 'sse', 'supergateway 4.0 /sse'],
   ];
   const calls = [...bars(res.rpc, 'callsPerS', library, c), ...bars(res.gateway, 'callsPerS', gateways)];
-  const kib = bars(res.sessions, 'kibPerSession', library);
+  const kib = bars(res.sessions, 'kibPerSession', [
+    ...library,
+    ['mcpwire-hibernate', 'sse', 'mcpwire /sse, hibernating'],
+    ['mcpwire-hibernate', 'mcp', 'mcpwire /mcp, hibernating'],
+  ]);
   const rowsH = (n: number) => 16 + Math.max(n, 1) * 28;
   const height = 70 + Math.max(rowsH(calls.length), rowsH(kib.length)) + 30;
   const m = res.meta;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="1000" height="${height}" viewBox="0 0 1000 ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" fill="#111827">
 <rect width="1000" height="${height}" fill="#ffffff"/>
-${panel(20, 34, 500, `calls/s, ${c} clients (higher is better)`, '', calls)}
-${panel(520, 34, 470, `KiB per idle session, ${m.plan.sessions.toLocaleString('en-US')} sessions (lower is better)`, '', kib)}
+${panel(20, 34, 500, `calls/s, ${c} clients (higher is better)`, 0, calls)}
+${panel(520, 34, 470, `KiB per idle session, ${m.plan.sessions.toLocaleString('en-US')} sessions (lower is better)`, 1, kib)}
 <text x="20" y="${height - 14}" font-size="11" fill="#6b7280">${esc(`${m.date.slice(0, 10)} · ${m.cpu}, ${m.cores} cores, Node ${m.node} · server on CPU 0, load generator on CPU 1 · npm run bench${m.quick ? ' -- --quick' : ''}`)}</text>
 </svg>
 `;
