@@ -10,6 +10,7 @@ interface ConnectFlags {
   header?: Record<string, string>;
   token?: string;
   transport: WireChoice;
+  modern?: boolean;
   idleTimeoutMs: number;
   maxRetries?: number;
   logLevel: string;
@@ -41,11 +42,12 @@ function httpUrl(v: string): string {
 
 export function connectCommand(): Command {
   const cmd = new Command('connect')
-    .description('bridge a remote MCP server (Streamable HTTP or legacy SSE) to stdio, for stdio-only hosts')
+    .description('bridge a remote MCP server (2026-07-28, Streamable HTTP or legacy SSE) to stdio, for stdio-only hosts')
     .argument('<url>', 'the server’s MCP endpoint, e.g. http://127.0.0.1:3000/mcp', httpUrl)
     .option('-H, --header <header>', 'send this header on every request, "Name: value" (repeatable)', header)
     .addOption(new Option('--token <token>', 'send Authorization: Bearer <token>; prefer MCPWIRE_TOKEN').env('MCPWIRE_TOKEN'))
-    .addOption(new Option('--transport <kind>', 'wire format: try Streamable HTTP then legacy SSE, or fix one').choices(['auto', 'streamable', 'sse']).default('auto'))
+    .addOption(new Option('--transport <kind>', 'wire format: try Streamable HTTP then legacy SSE, or fix one').choices(['auto', 'modern', 'streamable', 'sse']).default('auto'))
+    .option('--modern', 'with --transport auto: ask for MCP 2026-07-28 first (server/discover), then fall back as usual')
     .addOption(new Option('--idle-timeout-ms <ms>', 'reopen a stream silent this long (0: never)').default(60_000).argParser(int('--idle-timeout-ms')))
     .addOption(new Option('--max-retries <n>', 'give up reopening the listening stream after this many failures in a row (default: never)').argParser(int('--max-retries')))
     .addOption(new Option('--log-level <level>', 'log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').env('MCPWIRE_LOG_LEVEL'));
@@ -54,6 +56,7 @@ export function connectCommand(): Command {
     const bridge = new StdioBridge({ input: process.stdin, output: process.stdout, logger: log });
     const transport = createTransport(url, {
       transport: flags.transport,
+      ...(flags.modern ? { modern: true } : {}),
       headers: flags.header ?? {},
       ...(flags.token ? { token: flags.token } : {}),
       idleTimeoutMs: flags.idleTimeoutMs,

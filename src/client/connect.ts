@@ -1,4 +1,6 @@
-// Finding the wire format: Streamable HTTP first (POST initialize to the URL); on 400, 404 or 405
+// Finding the wire format: with `modern`, 2026-07-28 first (POST server/discover; only a real
+// discover result, or -32022 naming 2026-07-28, counts as yes); then Streamable HTTP (POST
+// initialize to the URL); on 400, 404 or 405
 // only, the legacy HTTP+SSE transport, first at the same URL (as the spec's backwards-compatibility
 // section says), then at the sibling path `/sse` (…/mcp → …/sse). Any other failure (401, 500, a
 // refused connection) is reported as it is, never hidden behind a fallback.
@@ -10,13 +12,25 @@ import { HttpError, printable, type ClientTransportOptions } from './http.js';
 import { NotAnSseEndpoint, SseClientTransport } from './sse.js';
 import { newTransportStats, type TransportStats } from './stats.js';
 import { StreamableHttpClientTransport, type StreamableHttpClientOptions } from './streamable-http.js';
+import { ModernHttpClientTransport, MODERN_VERSION } from './modern.js';
 
-export type WireChoice = 'auto' | 'streamable' | 'sse';
+type Inner = ModernHttpClientTransport | StreamableHttpClientTransport | SseClientTransport;
+
+export type WireChoice = 'auto' | 'modern' | 'streamable' | 'sse';
 
 /** The statuses of a refused Streamable HTTP initialize that mean "try the legacy transport". */
 export const FALLBACK_STATUSES: ReadonlySet<number> = new Set([400, 404, 405]);
 
-export interface ConnectOptions extends StreamableHttpClientOptions {
+export interface AutoTransportOptions extends StreamableHttpClientOptions {
+  /**
+   * Ask the server first whether it speaks 2026-07-28 (`server/discover`), and speak it when it
+   * does; otherwise fall back as usual. Default false: the 2025 formats are tried as before (a
+   * client whose first message already carries 2026 `_meta` goes to 2026-07-28 either way).
+   */
+  modern?: boolean;
+}
+
+export interface ConnectOptions extends AutoTransportOptions {
   /** Which wire format: found by trying (default), or fixed. */
   transport?: WireChoice;
 }
@@ -45,17 +59,17 @@ export class AutoTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   /** The wire format chosen, once the first message has gone out. */
-  kind: 'streamable' | 'sse' | undefined;
+  kind: 'modern' | 'streamable' | 'sse' | undefined;
 
   private readonly url: URL;
-  private inner: (StreamableHttpClientTransport | SseClientTransport) | undefined;
+  private inner: Inner | undefined;
   private choosing: Promise<void> | undefined;
   private protocolVersion: string | undefined;
   private closed = false;
 
   constructor(
     url: string | URL,
-    private readonly options: StreamableHttpClientOptions = {},
+    private readonly options: AutoTransportOptions = {},
   ) {
     this.url = new URL(url);
   }
@@ -98,6 +112,7 @@ export class AutoTransport implements Transport {
   }
 
   private async choose(first: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (await this.tryModern(first, options)) return;
     const streamable = this.adopt(new StreamableHttpClientTransport(this.url, this.options));
     await streamable.start();
     try {
@@ -128,7 +143,32 @@ export class AutoTransport implements Transport {
     }
   }
 
-  private adopt<T extends StreamableHttpClientTransport | SseClientTransport>(t: T): T {
+  /**
+   * 2026-07-28 first: a message that already carries a 2026 `_meta` goes there directly; an
+   * initialize goes there when `server/discover` says the server speaks it. Anything else is left to
+   * the 2025 formats (a network failure or 401/403 is reported, never fallen back from).
+   */
+  private async tryModern(first: JSONRPCMessage, options?: TransportSendOptions): Promise<boolean> {
+    const m = first as { method?: string; params?: Record<string, unknown> };
+    const meta = m.params?._meta as Record<string, unknown> | undefined;
+    const claims = typeof meta === 'object' && meta !== null && meta['io.modelcontextprotocol/protocolVersion'] !== undefined;
+    if (!claims && (m.method !== 'initialize' || this.options.modern !== true)) return false;
+    const modern = this.adopt(new ModernHttpClientTransport(this.url, this.options));
+    if (!claims) {
+      const verdict = await modern.probe(m.params ?? {});
+      if (!verdict.modern) {
+        this.options.logger?.info({ status: verdict.status }, `no ${MODERN_VERSION} at ${printable(this.url)} (${verdict.why}); trying the 2025 formats`);
+        modern.onclose = undefined;
+        await modern.close();
+        return false;
+      }
+    }
+    this.settle(modern, 'modern');
+    await modern.send(first, options);
+    return true;
+  }
+
+  private adopt<T extends Inner>(t: T): T {
     t.onmessage = (m) => this.onmessage?.(m);
     t.onerror = (e) => this.onerror?.(e);
     t.onclose = () => this.onclose?.();
@@ -136,7 +176,7 @@ export class AutoTransport implements Transport {
     return t;
   }
 
-  private settle(t: StreamableHttpClientTransport | SseClientTransport, kind: 'streamable' | 'sse'): void {
+  private settle(t: Inner, kind: 'modern' | 'streamable' | 'sse'): void {
     this.inner = t;
     this.kind = kind;
     this.options.logger?.debug({ transport: kind }, 'transport chosen');
@@ -148,17 +188,19 @@ export function createTransport(url: string | URL, options: ConnectOptions = {})
   switch (options.transport ?? 'auto') {
     case 'auto':
       return new AutoTransport(url, options);
+    case 'modern':
+      return new ModernHttpClientTransport(url, options);
     case 'streamable':
       return new StreamableHttpClientTransport(url, options);
     case 'sse':
       return new SseClientTransport(url, options);
     default:
-      throw new TypeError("mcpwire: option transport must be 'auto', 'streamable' or 'sse'");
+      throw new TypeError("mcpwire: option transport must be 'auto', 'modern', 'streamable' or 'sse'");
   }
 }
 
-/** Streamable HTTP with fallback to legacy SSE: `new Client(…).connect(autoTransport(url))`. */
-export function autoTransport(url: string | URL, options: StreamableHttpClientOptions = {}): AutoTransport {
+/** 2026-07-28, then Streamable HTTP, then legacy SSE: `new Client(…).connect(autoTransport(url))`. */
+export function autoTransport(url: string | URL, options: AutoTransportOptions = {}): AutoTransport {
   return new AutoTransport(url, options);
 }
 
