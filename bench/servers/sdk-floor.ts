@@ -6,7 +6,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createBenchServer } from './bench-tools.js';
 
 const SESSIONS = 16;
-const CALLS = 200_000;
+const at = process.argv.indexOf('--calls');
+const CALLS = at === -1 ? 200_000 : Number(process.argv[at + 1]);
 
 interface Inline extends Transport {
   answered?: () => void;
