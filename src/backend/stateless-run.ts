@@ -67,6 +67,8 @@ const CHANGES: Record<string, ChangeEvent['kind']> = {
   'notifications/resources/list_changed': 'resources_list_changed',
   'notifications/resources/updated': 'resource_updated',
 };
+/** Input requests one run may make; a backend asking more gets errors for the rest. */
+const MAX_INPUT_REQUESTS = 100;
 const SEVERITY = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 export type Msg = { jsonrpc: '2.0'; id?: RequestId; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
@@ -179,15 +181,15 @@ export class StatelessRun {
     if (this.request && this.finalWaiter && this.backend) {
       this.backend.receive({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: this.request.id, reason } } as JSONRPCMessage, this.o.extra);
     }
-    void this.close();
+    void this.close(reason);
   }
 
-  /** Closes the backend; whoever still waits on it is answered with an error. */
-  async close(): Promise<void> {
+  /** Closes the backend; whoever still waits on it is answered with an error saying `why`. */
+  async close(why = 'the request ended'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.failWaiters('the request ended');
+    this.failWaiters(why);
     await this.closeBackend();
   }
 
@@ -233,6 +235,9 @@ export class StatelessRun {
     const request = this.request;
     if (!cap || !request || !INPUT_CAPABLE.has(request.method)) {
       return answer({ error: { code: ErrorCode.MethodNotFound, message: `${m.method} cannot reach a 2026-07-28 client while this request runs` } });
+    }
+    if (this.inputCount >= MAX_INPUT_REQUESTS) {
+      return answer({ error: { code: ErrorCode.InternalError, message: `at most ${MAX_INPUT_REQUESTS} input requests per request` } });
     }
     const missing = this.missingCapability(cap, m.params);
     if (missing) {

@@ -36,6 +36,8 @@ const MAX_INPUT_ROUNDS = 8;
 const MAX_SUBSCRIPTIONS = 1_000;
 /** Client requests waiting on a server answer or on the client's own input, at once. */
 const MAX_IN_FLIGHT = 10_000;
+/** Tools whose Mcp-Param headers are remembered. */
+const MAX_TOOLS = 10_000;
 
 export interface DiscoverResult {
   supportedVersions: string[];
@@ -402,7 +404,7 @@ export class ModernHttpClientTransport implements Transport {
     for (const t of tools as Array<{ name?: unknown; inputSchema?: unknown }>) {
       if (typeof t.name !== 'string') continue;
       const specs = headerSpecsOf(t.inputSchema);
-      if (specs.length > 0) this.toolHeaders.set(t.name, specs);
+      if (specs.length > 0 && (this.toolHeaders.has(t.name) || this.toolHeaders.size < MAX_TOOLS)) this.toolHeaders.set(t.name, specs);
       else this.toolHeaders.delete(t.name);
     }
   }
