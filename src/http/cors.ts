@@ -12,6 +12,7 @@ const ALLOW_HEADERS = [
   'Mcp-Method',
   'Mcp-Name',
 ].join(', ');
+const MCP_PARAM = /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/i;
 const EXPOSE_HEADERS = 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate';
 const ALLOW_METHODS = 'GET, POST, DELETE, OPTIONS';
 
@@ -43,11 +44,17 @@ export class Cors {
       res.end();
       return;
     }
+    // 2026-07-28 Mcp-Param-{Name} headers have tool-defined names: allowed by name, as asked for.
+    const params = String(req.headers['access-control-request-headers'] ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => MCP_PARAM.test(h))
+      .slice(0, 32);
     res.writeHead(204, {
       'Access-Control-Allow-Origin': origin,
       Vary: 'Origin',
       'Access-Control-Allow-Methods': ALLOW_METHODS,
-      'Access-Control-Allow-Headers': ALLOW_HEADERS,
+      'Access-Control-Allow-Headers': params.length > 0 ? `${ALLOW_HEADERS}, ${params.join(', ')}` : ALLOW_HEADERS,
       'Access-Control-Max-Age': String(this.opts.maxAgeS ?? 86_400),
       'Content-Length': 0,
     });

@@ -355,3 +355,21 @@ describe('sessions, notifications, batches, cancellation, origin (M15–M19)', (
     assert.equal(type.status, 415);
   });
 });
+
+describe('CORS for 2026 browser clients', () => {
+  test('a preflight allows the 2026 headers, and Mcp-Param-* headers by name', async () => {
+    const s = await startServer({ cors: { origins: ['http://app.example'] } });
+    try {
+      const res = await fetch(new URL('/mcp', s.url), {
+        method: 'OPTIONS',
+        headers: { Origin: 'http://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'mcp-method, mcp-name, mcp-param-region, x-other' },
+      });
+      assert.equal(res.status, 204);
+      const allowed = res.headers.get('access-control-allow-headers')!.toLowerCase().split(/,\s*/);
+      for (const h of ['mcp-method', 'mcp-name', 'mcp-protocol-version', 'mcp-param-region']) assert.ok(allowed.includes(h), h);
+      assert.ok(!allowed.includes('x-other'));
+    } finally {
+      await s.close();
+    }
+  });
+});
