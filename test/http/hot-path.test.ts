@@ -1,10 +1,12 @@
 // The request path's shortcuts (taken for speed, see bench/) change nothing a client can see: the
 // legacy sessionId query in any spelling, JSON content types with parameters or in capitals, bodies
-// arriving in many pieces, and the headers of every SSE response.
+// arriving in many pieces, the headers of every SSE response, and keepalives only on quiet streams.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { McpWireServer } from '../../src/index.js';
-import { INIT, STREAMABLE_HEADERS, rawSession, readEvents, startServer } from '../helpers.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { serve, type McpWireServer } from '../../src/index.js';
+import { INIT, STREAMABLE_HEADERS, rawSession, readEvents, sleep, startServer } from '../helpers.js';
 
 let server: McpWireServer;
 const url = (p: string) => new URL(p, server.url);
@@ -149,5 +151,47 @@ describe('SSE responses', () => {
     assert.match(events[0]!.id!, /^r\.[A-Za-z0-9_-]+\.0$/);
     assert.deepEqual(JSON.parse(events[1]!.data), { jsonrpc: '2.0', id: 'a-1', result: {} });
     assert.equal(events[1]!.event, 'message');
+  });
+});
+
+describe('keepalive', () => {
+  let dripping: McpWireServer;
+  before(async () => {
+    dripping = await serve({
+      port: 0,
+      keepAliveMs: 300,
+      createServer: () => {
+        const mcp = new McpServer({ name: 'drip', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
+        mcp.registerTool('drip', { inputSchema: { count: z.number().int(), everyMs: z.number().int() } }, async ({ count, everyMs }, extra) => {
+          for (let i = 0; i < count; i++) {
+            await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: i } });
+            await sleep(everyMs);
+          }
+          return { content: [{ type: 'text' as const, text: 'dripped' }] };
+        });
+        return mcp;
+      },
+    });
+  });
+  after(() => dripping.close());
+
+  test('a stream that carries events gets no keepalive comments; a quiet one does', async () => {
+    const id = await rawSession(dripping.url);
+    const headers = { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': id };
+    const quiet = await fetch(new URL('/mcp', dripping.url), { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': id } });
+    assert.equal(quiet.status, 200);
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'drip', arguments: { count: 40, everyMs: 50 } } };
+    const busy = await fetch(new URL('/mcp', dripping.url), { method: 'POST', headers, body: JSON.stringify(call) });
+    assert.equal(busy.status, 200);
+    const busyText = await busy.text(); // ends with the response, about 2 s (6 keepalive periods) later
+    const reader = quiet.body!.getReader();
+    let quietText = '';
+    while (!quietText.includes(': keepalive')) quietText += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    assert.equal((busyText.match(/^data: \{.*"notifications\/message"/gm) ?? []).length, 40);
+    const keepalives = (busyText.match(/^: keepalive$/gm) ?? []).length;
+    // One at most, for a pause of the whole process longer than a keepalive period on a loaded machine.
+    assert.ok(keepalives <= 1, `${keepalives} keepalive comments on a stream with an event every 50 ms`);
+    assert.ok(busyText.includes('"dripped"'));
   });
 });
