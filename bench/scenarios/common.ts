@@ -2,7 +2,7 @@
 // CPU windows on the server, and periodic expiry of requests that never got a reply.
 import type { Dispatcher } from 'undici';
 import { cpuNs, type RunningServer } from '../proc.js';
-import { newSession, type LoadSession, type Target, type WireName } from '../load/session.js';
+import { newSession, withTimeout, type LoadSession, type Target, type WireName } from '../load/session.js';
 
 export interface Endpoint {
   server: RunningServer;
@@ -25,6 +25,8 @@ export class CpuWindow {
     return { ns: cpuNs(this.pid) - this.ns0, ownNs: cpuNs(this.pid, false) - this.own0, ms: performance.now() - this.t0 };
   }
 }
+
+const HANDSHAKE_TIMEOUT_MS = 60_000;
 
 export interface Opened {
   sessions: LoadSession[];
@@ -50,7 +52,7 @@ export async function openSessions(
       const i = next++;
       const s = newSession(e.wire, (opts.indexBase ?? 0) + i, e.target, opts.sharedPost);
       try {
-        await s.open(opts.holdStream);
+        await withTimeout(s.open(opts.holdStream), HANDSHAKE_TIMEOUT_MS, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
         sessions.push(s);
       } catch (err) {
         failures++;
