@@ -162,13 +162,16 @@ async function main(): Promise<void> {
   }
   if (!only || only.has('gateway')) {
     if (!existsSync(SUPERGATEWAY)) log('supergateway is not installed in bench/tools (run: npm ci --prefix bench/tools)');
-    await each(GATEWAYS, results.gateway, 'gateway', (impl, wire) =>
+    // --quick leaves out the slowest runs: a child per session, and the SDK peers' 1,000 sessions.
+    const gateways = quick ? GATEWAYS.filter((g) => g.id !== 'mcpwire-gateway') : GATEWAYS;
+    await each(gateways, results.gateway, 'gateway', (impl, wire) =>
       // A longer warm-up: in the default mode each session has a child of its own to warm up.
       withServer(impl, wire, async (e) => [{ ...(await runRpc(e, PLAN.gatewayClients, PLAN.gatewayWarmupS, PLAN.rpcS)) }]),
     );
   }
   if (!only || only.has('sessions')) {
-    await each([...SERVERS, HIBERNATING], results.sessions, 'sessions', (impl, wire) =>
+    const holders = quick ? [...SERVERS.filter((i) => !i.id.startsWith('sdk-')), HIBERNATING] : [...SERVERS, HIBERNATING];
+    await each(holders, results.sessions, 'sessions', (impl, wire) =>
       withServer(impl, wire, async (e) => [
         { ...(await runSessions(e, sessionCount, { concurrency: 64, settleMs: PLAN.settleMs, timeoutMs: quick ? 60_000 : 150_000 })) },
       ]),
