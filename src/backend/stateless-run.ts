@@ -107,8 +107,16 @@ export class StatelessRun {
   private settleTimer: NodeJS.Timeout | undefined;
   private binding: StateBinding | undefined;
   private notify: (message: JSONRPCMessage) => void = () => {};
+  private changed: (event: ChangeEvent) => void;
 
-  constructor(private readonly o: StatelessRunOptions) {}
+  constructor(private readonly o: StatelessRunOptions) {
+    this.changed = o.onChange;
+  }
+
+  /** From now on, changes the backend announces go to `handler` (a listen keeps its backend to itself). */
+  onChange(handler: (event: ChangeEvent) => void): void {
+    this.changed = handler;
+  }
 
   /** Builds the backend and does the handshake; resolves to what the backend said of itself. */
   async open(meta: ModernRequest['meta']): Promise<ServerDescription | OpenFailure> {
@@ -305,9 +313,9 @@ export class StatelessRun {
     const change = CHANGES[m.method];
     if (change) {
       if (change === 'resource_updated') {
-        if (typeof m.params?.uri === 'string') this.o.onChange({ kind: change, uri: m.params.uri });
+        if (typeof m.params?.uri === 'string') this.changed({ kind: change, uri: m.params.uri });
       } else {
-        this.o.onChange({ kind: change });
+        this.changed({ kind: change });
       }
       return;
     }

@@ -25,13 +25,15 @@ export interface ListenLimits {
   maxResourceSubscriptions: number;
 }
 
-interface ListenStream {
+export interface ListenStream {
   id: RequestId;
   filter: ListenFilter;
   uris: Set<string>;
   conn: SseConnection;
   principal: string | undefined;
   serverInfo: unknown;
+  /** Called once when the stream is gone, however it went (releases its backend). */
+  released: () => void;
 }
 
 const METHOD: Record<ChangeEvent['kind'], string> = {
@@ -111,7 +113,7 @@ export class ListenHub {
   }
 
   /** Opens the stream on `res` and writes the acknowledgement, always its first message. */
-  open(res: ServerResponse, id: RequestId, filter: ListenFilter, principal: string | undefined, serverInfo: unknown): void {
+  open(res: ServerResponse, id: RequestId, filter: ListenFilter, principal: string | undefined, serverInfo: unknown, released: () => void = () => {}): ListenStream {
     const notifications: Record<string, unknown> = {};
     if (filter.toolsListChanged) notifications.toolsListChanged = true;
     if (filter.promptsListChanged) notifications.promptsListChanged = true;
@@ -119,15 +121,17 @@ export class ListenHub {
     if (filter.resourceSubscriptions.length > 0) notifications.resourceSubscriptions = filter.resourceSubscriptions;
     const ack = { jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { _meta: { [META.subscriptionId]: id }, notifications } };
     const conn = new SseConnection(res, this.connections);
-    const stream: ListenStream = { id, filter, uris: new Set(filter.resourceSubscriptions), conn, principal, serverInfo };
+    const stream: ListenStream = { id, filter, uris: new Set(filter.resourceSubscriptions), conn, principal, serverInfo, released };
     this.streams.add(stream);
     if (principal !== undefined) this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
     conn.onClosed = () => this.forget(stream);
     conn.start(undefined, frame(ack));
+    return stream;
   }
 
   private forget(s: ListenStream): void {
     if (!this.streams.delete(s)) return;
+    s.released();
     if (s.principal === undefined) return;
     const n = (this.perPrincipal.get(s.principal) ?? 1) - 1;
     if (n > 0) this.perPrincipal.set(s.principal, n);
@@ -135,14 +139,15 @@ export class ListenHub {
   }
 
   private deliver(event: ChangeEvent): void {
-    if (this.streams.size === 0) return;
-    const method = METHOD[event.kind];
-    for (const s of this.streams) {
-      if (!wants(s, event)) continue;
-      const params: Record<string, unknown> = { _meta: { [META.subscriptionId]: s.id } };
-      if (event.kind === 'resource_updated') params.uri = event.uri;
-      s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', method, params }));
-    }
+    for (const s of this.streams) this.deliverTo(s, event);
+  }
+
+  /** Writes `event` to one stream, if it asked for it (a change its own backend announced). */
+  deliverTo(s: ListenStream, event: ChangeEvent): void {
+    if (!this.streams.has(s) || !wants(s, event)) return;
+    const params: Record<string, unknown> = { _meta: { [META.subscriptionId]: s.id } };
+    if (event.kind === 'resource_updated') params.uri = event.uri;
+    s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', method: METHOD[event.kind], params }));
   }
 
   /** Ends every listen the way the server ends one: its result, then the end of the stream. */

@@ -15,7 +15,7 @@ import { SseConnection, type SseConnections } from '../session/sse-writer.js';
 import type { Bus, ChangeEvent } from '../store/types.js';
 import { META, MODERN_PROTOCOL_VERSIONS, ModernErrorCode, type Era, type ModernRequest } from './era.js';
 import type { WireContext } from './inbound.js';
-import { honored, ListenHub, parseFilter, type ListenLimits } from './listen.js';
+import { honored, ListenHub, parseFilter, type ListenFilter, type ListenLimits } from './listen.js';
 import { headerSpecsOf, paramHeaderProblem, type HeaderSpec } from './param-headers.js';
 
 /** How long the `x-mcp-header` annotations read from a tools/list are trusted (a tool-list change drops them at once). */
@@ -84,13 +84,23 @@ export class StatelessEndpoint {
       sendError(res, 503, ErrorCode.ServerError, `Service Unavailable: ${busy}`, { 'Retry-After': this.draining ? '1' : '5' }, undefined, request.id);
       return;
     }
+    let filter: ListenFilter | undefined;
+    if (request.method === 'subscriptions/listen') {
+      const parsed = parseFilter(request.params.notifications, this.listens.limits.maxResourceSubscriptions);
+      if (typeof parsed === 'string') {
+        sendJson(res, 200, { jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.InvalidParams, message: parsed } });
+        return;
+      }
+      filter = parsed;
+    }
     const run = this.newRun(ctx, request);
     this.running.add(run);
+    let kept = false;
     try {
-      await this.serve(ctx, request, run);
+      kept = await this.serve(ctx, request, run, filter);
     } finally {
       this.running.delete(run);
-      void run.close();
+      if (!kept) void run.close();
     }
   }
 
@@ -131,7 +141,8 @@ export class StatelessEndpoint {
     });
   }
 
-  private async serve(ctx: WireContext, request: ModernRequest, run: StatelessRun): Promise<void> {
+  /** Serves one request on `run`; true when a listen stream took the run (its backend) for its lifetime. */
+  private async serve(ctx: WireContext, request: ModernRequest, run: StatelessRun, filter: ListenFilter | undefined): Promise<boolean> {
     const { res } = ctx;
     let gone = false;
     const onClose = () => {
@@ -142,35 +153,36 @@ export class StatelessEndpoint {
     };
     res.once('close', onClose);
     const opened = await run.open(request.meta);
-    if (gone) return;
+    if (gone) return false;
     if ('failed' in opened) {
       sendError(res, opened.status, opened.status === 503 ? ErrorCode.ServerError : ErrorCode.InternalError, opened.message, undefined, undefined, request.id);
-      return;
+      return false;
     }
-    switch (request.method) {
-      case 'server/discover':
-        sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: discoverResult(opened) });
-        return;
-      case 'subscriptions/listen':
-        res.off('close', onClose);
-        this.listen(ctx, request, opened);
-        return;
+    if (request.method === 'server/discover') {
+      sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: discoverResult(opened) });
+      return false;
+    }
+    if (filter) {
+      res.off('close', onClose);
+      this.listen(ctx, request, honored(filter, opened.capabilities), opened, run);
+      return true;
     }
     if (request.method === 'tools/call') {
       const tools = await this.toolHeaderSpecs(ctx.principal, run);
-      if (gone) return;
+      if (gone) return false;
       const problem = paramHeaderProblem(tools.get(String(request.params.name)) ?? [], request.params.arguments, ctx.req.headers);
       if (problem) {
         res.off('close', onClose);
         sendError(res, 400, ModernErrorCode.HeaderMismatch, `Header mismatch: ${problem}`, undefined, undefined, request.id);
-        return;
+        return false;
       }
     }
     const out = new ResponseOut(res, this.s.connections);
     const outcome = await run.call(request, (m) => out.notify(m));
-    if (gone) return;
+    if (gone) return false;
     res.off('close', onClose);
     out.finish(outcome);
+    return false;
   }
 
   /** The `x-mcp-header` annotations of every tool, read with tools/list on `run` when not known. */
@@ -197,13 +209,15 @@ export class StatelessEndpoint {
     return tools;
   }
 
-  private listen(ctx: WireContext, request: ModernRequest, description: ServerDescription): void {
-    const filter = parseFilter(request.params.notifications, this.listens.limits.maxResourceSubscriptions);
-    if (typeof filter === 'string') {
-      sendJson(ctx.res, 200, { jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.InvalidParams, message: filter } });
-      return;
-    }
-    this.listens.open(ctx.res, request.id, honored(filter, description.capabilities), ctx.principal, description.serverInfo);
+  /**
+   * Opens the listen stream. The backend stays with it, as a 2025 session's server does: it is told the
+   * subscribed URIs (a gateway's child then subscribes upstream, and unsubscribes when the stream
+   * closes), and what it announces goes to this stream.
+   */
+  private listen(ctx: WireContext, request: ModernRequest, filter: ListenFilter, description: ServerDescription, run: StatelessRun): void {
+    const stream = this.listens.open(ctx.res, request.id, filter, ctx.principal, description.serverInfo, () => void run.close());
+    run.onChange((e) => this.listens.deliverTo(stream, e));
+    for (const uri of filter.resourceSubscriptions) void run.ask('resources/subscribe', { uri });
   }
 
   /**

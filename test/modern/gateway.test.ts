@@ -59,6 +59,21 @@ describe('gateway (one child per session; 2026 requests per principal and capabi
     await listen.close();
   });
 
+  test('L8: a listen subscribes upstream through the child, and unsubscribes when the stream closes', async () => {
+    const whoami = async () => JSON.parse(((await modern(gw.url, 'tools/call', { name: 'whoami', arguments: {} })).body!.result!.content as Array<{ text: string }>)[0]!.text) as { subscriptions: string[] };
+    const listen = new ListenReader(await openListen(gw.url, 'gw-sub', { resourceSubscriptions: ['test://watched-resource'] }));
+    const ack = await listen.next(isAck);
+    assert.deepEqual((ack.params as { notifications: unknown }).notifications, { resourceSubscriptions: ['test://watched-resource'] });
+    const end = Date.now() + 10_000;
+    let seen: string[] = [];
+    while (Date.now() < end && !(seen = (await whoami()).subscriptions).includes('test://watched-resource')) await sleep(50);
+    assert.deepEqual(seen, ['test://watched-resource'], 'the child holds the subscription while the listen is open');
+    await listen.close();
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && (seen = (await whoami()).subscriptions).length > 0) await sleep(50);
+    assert.deepEqual(seen, [], 'and lets it go when the stream closes');
+  });
+
   test('2026 requests reuse one child per capability set; an idle one is stopped', async () => {
     await waitFor(() => processesMarked(gw.marker).length === 0, 15_000, 'earlier children to be reaped');
     for (let i = 0; i < 5; i++) await modern(gw.url, 'tools/call', { name: 'echo', arguments: { text: `r${i}` } });

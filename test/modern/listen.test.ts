@@ -3,7 +3,7 @@
 // shutdown, release when the client goes, and the bounds on how many may be open.
 import assert from 'node:assert/strict';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema, SubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { after, before, describe, test } from 'node:test';
 import type { McpWireServer } from '../../src/index.js';
 import { statelessOf } from '../../src/wire/stateless.js';
@@ -152,6 +152,36 @@ describe('capabilities and bounds', () => {
     assert.deepEqual(last.id, 'sub-1');
     assert.equal((last.result as { resultType: string }).resultType, 'complete');
     assert.equal(((last.result as { _meta: Record<string, unknown> })._meta)['io.modelcontextprotocol/subscriptionId'], 'sub-1');
+  });
+
+  test("a listen keeps its server: told the subscribed URIs, what it announces reaches that listen alone", async () => {
+    const s = await startServer({
+      createServer: () => {
+        const low = new Server({ name: 'pushy', version: '1' }, { capabilities: { resources: { subscribe: true } } });
+        low.setRequestHandler(SubscribeRequestSchema, async (req) => {
+          // Like a server watching something of its own: it reports the change itself, a little later.
+          setTimeout(() => void low.sendResourceUpdated({ uri: req.params.uri }).catch(() => {}), 100);
+          return {};
+        });
+        return low;
+      },
+    });
+    try {
+      const mine = new ListenReader(await openListen(s.url, 'mine', { resourceSubscriptions: ['file:///pushed'] }));
+      await mine.next(isAck);
+      const other = new ListenReader(await openListen(s.url, 'other', { resourceSubscriptions: ['file:///pushed-elsewhere'] }));
+      await other.next(isAck);
+      const pushed = await mine.next((m) => m.method === 'notifications/resources/updated');
+      assert.equal((pushed.params as { uri: string }).uri, 'file:///pushed');
+      await other.next((m) => (m.params as { uri?: string } | undefined)?.uri === 'file:///pushed-elsewhere');
+      await sleep(300);
+      assert.equal(mine.events.filter((m) => m.method === 'notifications/resources/updated').length, 1);
+      assert.equal(other.events.filter((m) => m.method === 'notifications/resources/updated').length, 1);
+      await mine.close();
+      await other.close();
+    } finally {
+      await s.close();
+    }
   });
 
   test('listens past the per-instance bound get 503; a closed one frees its place', async () => {
