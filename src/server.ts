@@ -89,9 +89,16 @@ export function createHandler(options: McpWireOptions): McpHandler {
     inputSettleMs: 10,
   });
   attachStateless(engine, stateless);
+  let secretRefresh: NodeJS.Timeout | undefined;
   const ready = engine.start().then(async () => {
     await redisBus?.start();
-    if (cluster && opts.requestStateSecret === undefined) stateless.useStateSecret(await sharedSecret(cluster.port));
+    if (cluster && opts.requestStateSecret === undefined) {
+      stateless.useStateSecret(await sharedSecret(cluster.port));
+      secretRefresh = setInterval(() => {
+        sharedSecret(cluster.port).then((s) => stateless.useStateSecret(s), () => {});
+      }, 3600_000);
+      secretRefresh.unref();
+    }
   });
   const front = new HttpFront(opts, engine, ready);
   if (cluster) front.healthChecks.push({ name: 'redis', check: () => ({ ok: cluster.port.up, instance: cluster.me }) });
@@ -111,6 +118,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
       const drainMs = o?.drainMs ?? 0;
       const deadline = Date.now() + drainMs;
       engine.draining = true;
+      clearInterval(secretRefresh);
       await stateless.close(drainMs);
       redisBus?.stop();
       await engine.close(Math.max(0, deadline - Date.now()));

@@ -90,11 +90,18 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** A secret every instance sharing a Redis agrees on: the first to ask draws it, the others read it. */
+/** How long the shared secret outlives the last instance that used it (every instance refreshes it hourly). */
+export const SHARED_SECRET_TTL_MS = 7 * 24 * 3600_000;
+
+/**
+ * A secret every instance sharing a Redis agrees on: the first to ask draws it, the others read it. Reading
+ * refreshes its TTL, so it lives while any instance does and leaves nothing behind for good once all are gone.
+ */
 export async function sharedSecret(port: { key(...parts: string[]): string; command<T>(args: string[]): Promise<T> }): Promise<string> {
   const key = port.key('request-state-secret');
-  await port.command(['SET', key, randomBytes(32).toString('base64url'), 'NX']);
-  const secret = await port.command<string | null>(['GET', key]);
+  const ttl = String(SHARED_SECRET_TTL_MS);
+  await port.command(['SET', key, randomBytes(32).toString('base64url'), 'NX', 'PX', ttl]);
+  const secret = await port.command<string | null>(['GETEX', key, 'PX', ttl]);
   if (!secret) throw new Error('mcpwire: the shared requestState secret could not be read from Redis');
   return secret;
 }

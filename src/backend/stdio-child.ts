@@ -28,6 +28,11 @@ export interface GatewayOptions {
   shared?: boolean;
   /** Children running at once (isolated mode); new sessions past it get 503. Default 100. */
   maxChildren?: number;
+  /**
+   * Isolated mode: children started ahead of need, so a new session (or a 2026 client's new
+   * capability set) does not wait for a process start. They count toward maxChildren. Default 0.
+   */
+  spareChildren?: number;
   /** Shared mode: restart the child when it exits. Default 'on-failure'. */
   restart?: RestartPolicy;
   /** Time between SIGTERM and SIGKILL when a child is stopped. Default 3000 ms. */
@@ -67,6 +72,7 @@ export interface Gateway {
 
 const DEFAULTS = {
   maxChildren: 100,
+  spareChildren: 0,
   restart: 'on-failure' as RestartPolicy,
   killGraceMs: 3_000,
   maxLineBytes: 4 * 1024 * 1024,
@@ -100,6 +106,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       cwd: options.cwd,
       shared: Boolean(options.shared),
       maxChildren: number('maxChildren', 1),
+      spareChildren: options.shared ? 0 : number('spareChildren', 0),
       restart,
       killGraceMs: number('killGraceMs', 0),
       maxLineBytes: number('maxLineBytes', 1024),
@@ -114,11 +121,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   let closed = false;
   const shared = rt.opts.shared ? new SharedUpstream(rt) : undefined;
   const statelessPool = shared ? undefined : new StatelessPool(rt, number('statelessIdleMs', 0));
+  rt.refill();
 
   const refuseSession = (): string | undefined => {
     if (closed) return 'the gateway is shutting down';
     if (shared) return shared.refusal();
-    if (rt.children.size >= rt.opts.maxChildren) {
+    if (rt.full) {
       return `the gateway is running its maximum of ${rt.opts.maxChildren} server processes (--max-children); retry later`;
     }
     return undefined;
@@ -139,7 +147,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     name: 'children',
     check: () => {
       const counts = { alive: rt.children.size, spawned: stats.spawned, exited: stats.exited, failed: stats.failed, killedAfterGrace: stats.killedAfterGrace };
-      if (!shared) return { ok: true, mode: 'isolated', max: rt.opts.maxChildren, ...counts };
+      if (!shared) return { ok: true, mode: 'isolated', max: rt.opts.maxChildren, spare: rt.spareCount, ...counts };
       return {
         ok: shared.state === 'up',
         mode: 'shared',
@@ -162,6 +170,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async close() {
       closed = true;
+      rt.close();
       await shared?.close();
       await statelessPool?.close();
       await Promise.all([...rt.children].map((c) => c.stop()));

@@ -10,6 +10,7 @@ interface GatewayFlags extends ServerFlags {
   cwd?: string;
   shared?: boolean;
   maxChildren: number;
+  spareChildren: number;
   restart: RestartPolicy;
   killGraceMs: number;
   maxLineBytes: number;
@@ -40,6 +41,7 @@ export function gatewayCommand(): Command {
   cmd.option('--cwd <dir>', 'working directory of the server');
   cmd.option('--shared', 'one server process for every session (only for servers that keep no per-client state)');
   cmd.addOption(new Option('--max-children <n>', 'server processes at once; new sessions past it get 503').default(100).argParser(int('--max-children', 1)));
+  cmd.addOption(new Option('--spare-children <n>', 'server processes started ahead of need, so a new session does not wait for one (count toward --max-children)').default(0).argParser(int('--spare-children', 0)));
   cmd.addOption(new Option('--restart <policy>', 'with --shared: restart the server when it exits').choices(['never', 'on-failure', 'always']).default('on-failure'));
   cmd.addOption(new Option('--kill-grace-ms <ms>', 'time between SIGTERM and SIGKILL when a server is stopped').default(3_000).argParser(int('--kill-grace-ms', 0)));
   cmd.addOption(new Option('--max-line-bytes <n>', 'largest message a server may write (one stdout line)').default(4 * 1024 * 1024).argParser(int('--max-line-bytes', 1024)));
@@ -56,6 +58,7 @@ export function gatewayCommand(): Command {
       cwd: flags.cwd,
       shared: Boolean(flags.shared),
       maxChildren: flags.maxChildren,
+      spareChildren: flags.spareChildren,
       restart: flags.restart,
       killGraceMs: flags.killGraceMs,
       maxLineBytes: flags.maxLineBytes,

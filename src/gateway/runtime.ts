@@ -14,6 +14,7 @@ export interface ResolvedGatewayOptions {
   cwd: string | undefined;
   shared: boolean;
   maxChildren: number;
+  spareChildren: number;
   restart: RestartPolicy;
   killGraceMs: number;
   maxLineBytes: number;
@@ -49,8 +50,17 @@ export function newGatewayStats(): GatewayStats {
 
 export type ModeHandlers = Pick<ChildHandlers, 'message' | 'overlong' | 'exit'>;
 
+/** Whom a child's output goes to: a spare's is rebound when it is handed out. */
+interface Binding {
+  handlers: ModeHandlers;
+  log: Logger;
+}
+
 export class GatewayRuntime {
   readonly children = new Set<StdioChild>();
+  /** Started ahead of need (--spare-children), so a new session does not wait for a process start. */
+  private readonly spares: StdioChild[] = [];
+  private closed = false;
 
   constructor(
     readonly opts: ResolvedGatewayOptions,
@@ -58,47 +68,93 @@ export class GatewayRuntime {
     readonly stats: GatewayStats,
   ) {}
 
-  /** Starts a child; `log` carries the session (or "shared") it serves. */
+  /** True when no further child may serve anyone: spares are already counted and can be handed out. */
+  get full(): boolean {
+    return this.children.size - this.spares.length >= this.opts.maxChildren;
+  }
+
+  get spareCount(): number {
+    return this.spares.length;
+  }
+
+  /** A child for `handlers` (a spare when one is ready); `log` carries the session (or "shared") it serves. */
   spawn(handlers: ModeHandlers, log: Logger): StdioChild {
+    const spare = this.spares.shift();
+    const child = spare ?? this.start({ handlers, log });
+    if (spare) this.bindings.get(spare)!.handlers = handlers;
+    const binding = this.bindings.get(child);
+    if (binding) binding.log = child.pid === undefined ? log : log.child({ childPid: child.pid });
+    this.refill();
+    return child;
+  }
+
+  /** Tops the spares up to --spare-children, within --max-children. Called when one is taken, never on exits. */
+  refill(): void {
+    while (!this.closed && this.spares.length < this.opts.spareChildren && this.children.size < this.opts.maxChildren) {
+      const binding: Binding = {
+        handlers: {
+          message: () => {},
+          overlong: () => {},
+          exit: () => {
+            const at = this.spares.indexOf(child);
+            if (at >= 0) this.spares.splice(at, 1);
+          },
+        },
+        log: this.log.child({ spare: true }),
+      };
+      const child: StdioChild = this.start(binding);
+      if (child.pid === undefined) return;
+      binding.log = binding.log.child({ childPid: child.pid });
+      this.spares.push(child);
+    }
+  }
+
+  /** No more spares; the caller stops the children. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private readonly bindings = new WeakMap<StdioChild, Binding>();
+
+  private start(binding: Binding): StdioChild {
     const o = this.opts;
     let garbage = 0;
-    let clog = log;
     const child: StdioChild = new StdioChild(
       { command: o.command, args: o.args, env: o.env, cwd: o.cwd, killGraceMs: o.killGraceMs, maxLineBytes: o.maxLineBytes, stderrLines: o.stderrLines },
       {
-        message: handlers.message,
+        message: (m, kind) => binding.handlers.message(m, kind),
         garbage: (line) => {
           this.stats.garbageLines++;
-          if (worthLogging(++garbage)) clog.warn({ count: garbage, line: preview(line) }, 'server process wrote a line that is not JSON-RPC on stdout; dropped');
+          if (worthLogging(++garbage)) binding.log.warn({ count: garbage, line: preview(line) }, 'server process wrote a line that is not JSON-RPC on stdout; dropped');
         },
         overlong: (line: OverlongLine) => {
           this.stats.overlongLines++;
-          clog.warn({ bytes: line.bytes, limit: o.maxLineBytes }, 'server process wrote a message over the line limit (--max-line-bytes); dropped');
-          handlers.overlong(line);
+          binding.log.warn({ bytes: line.bytes, limit: o.maxLineBytes }, 'server process wrote a message over the line limit (--max-line-bytes); dropped');
+          binding.handlers.overlong(line);
         },
-        stderr: (line) => clog.info({ stderr: line }, 'server process stderr'),
+        stderr: (line) => binding.log.info({ stderr: line }, 'server process stderr'),
         exit: (exit: ExitInfo) => {
           this.children.delete(child);
           this.stats.exited++;
           const fields = { exitCode: exit.code, signal: exit.signal, stderr: exit.stderr };
           if (!exit.stopped) {
             this.stats.failed++;
-            clog.error(fields, `server process ${exitDescription(exit)}`);
+            binding.log.error(fields, `server process ${exitDescription(exit)}`);
           } else if (exit.killed) {
             this.stats.killedAfterGrace++;
-            clog.warn(fields, `server process did not stop within ${o.killGraceMs} ms of SIGTERM; killed`);
+            binding.log.warn(fields, `server process did not stop within ${o.killGraceMs} ms of SIGTERM; killed`);
           } else {
-            clog.debug(fields, 'server process stopped');
+            binding.log.debug(fields, 'server process stopped');
           }
-          handlers.exit(exit);
+          binding.handlers.exit(exit);
         },
       },
     );
+    this.bindings.set(child, binding);
     this.stats.spawned++;
     if (child.pid !== undefined) {
-      clog = log.child({ childPid: child.pid });
       this.children.add(child);
-      clog.debug({ command: o.command }, 'server process started');
+      binding.log.debug({ command: o.command }, 'server process started');
     }
     return child;
   }

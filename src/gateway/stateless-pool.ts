@@ -38,7 +38,7 @@ export class StatelessPool {
       entry = undefined;
     }
     if (!entry) {
-      if (this.rt.children.size >= this.rt.opts.maxChildren && !this.evictIdle()) {
+      if (this.rt.full && !this.evictIdle()) {
         throw new Error(`mcpwire gateway: the gateway is running its maximum of ${this.rt.opts.maxChildren} server processes (--max-children); retry later`);
       }
       entry = { upstream: new SharedUpstream(this.rt, 'never'), attached: 0, lastUsed: Date.now() };

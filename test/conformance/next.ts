@@ -2,7 +2,7 @@
 // against a URL with a frozen requirement set, and reading its summary: the scenarios the set scores,
 // and those it runs without scoring (extensions, pending ones).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,15 +56,33 @@ function runOnce(url: string, requirements: string): Promise<ConformanceRun> {
         scored: scored.length,
         scoredPassed: scored.reduce((n, s) => n + s.passed, 0),
         scoredFailed: scored.reduce((n, s) => n + s.failed, 0),
-        failures: scored.filter((s) => s.failed > 0).map((s) => `${s.name}: ${s.failed} failed`).join('\n') || output.slice(-2000),
+        failures: scored.some((s) => s.failed > 0)
+          ? [...scored.filter((s) => s.failed > 0).map((s) => `${s.name}: ${s.failed} failed`), ...failedChecks(out)].join('\n')
+          : output.slice(-2000),
       });
     });
   });
+}
+
+/** The checks that failed, with the suite's own words for why (from the checks.json it writes per scenario). */
+function failedChecks(dir: string): string[] {
+  const lines: string[] = [];
+  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (!entry.endsWith('checks.json')) continue;
+    try {
+      const checks = JSON.parse(readFileSync(join(dir, entry), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
+      for (const c of checks) if (c.status === 'FAILURE') lines.push(`  ${c.id}: ${c.errorMessage ?? ''}`);
+    } catch {
+      // a scenario that wrote no readable checks: its summary line says enough
+    }
+  }
+  return lines;
 }
 
 /** One retry: a scenario of the suite flakes once in a while on a loaded machine. */
 export async function runConformance(url: string, requirements: '2026-07-28' | '2025-11-25'): Promise<ConformanceRun> {
   const first = await runOnce(url, requirements);
   if (first.code === 0 && first.scoredFailed === 0) return first;
+  console.log(`conformance ${requirements}: the first run failed, retrying once:\n${first.failures}`);
   return runOnce(url, requirements);
 }

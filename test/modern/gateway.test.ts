@@ -83,6 +83,20 @@ describe('gateway (one child per session; 2026 requests per principal and capabi
     assert.ok(processesMarked(gw.marker).length > one, 'other capabilities, another child');
     await waitFor(() => processesMarked(gw.marker).length === 0, 15_000, 'idle children to be stopped');
   });
+});
+
+// A new capability set needs a child, and a child written in TypeScript takes ~0.5 s to start: longer
+// than some of the suite's stream windows (600 ms) on a loaded machine. A spare child takes that
+// start off the request's path, as it would for a user who sets --spare-children.
+describe('conformance through the gateway', () => {
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway({ ...EVERYTHING_STDIO, statelessIdleMs: 10_000, spareChildren: 1 });
+  });
+  after(async () => {
+    await gw.close();
+    assert.deepEqual(processesMarked(gw.marker), []);
+  });
 
   test('conformance 0.2.0-alpha.12 --requirements 2026-07-28 through the gateway: every scored scenario passes', async () => {
     const r = await runConformance(`${gw.url}/mcp`, '2026-07-28');
