@@ -40,6 +40,10 @@ export const SERVERS: Impl[] = [
 /** Sessions only: mcpwire with hibernation on (idle sessions' SDK servers dropped after 1 s). */
 export const HIBERNATING = benchServer('mcpwire-hibernate', 'mcpwire, hibernateAfterMs 1000', ['sse', 'mcp'], 'mcpwire', ['--hibernate-after-ms', '1000']);
 
+/** Scaling only: mcpwire as one of several instances sharing sessions through a Redis. */
+export const clustered = (redisUrl: string, prefix: string): Impl =>
+  benchServer('mcpwire-redis', 'mcpwire --redis', ['mcp'], 'mcpwire', ['--redis', redisUrl, '--redis-prefix', prefix]);
+
 /** Diagnostic, rpc only: mcpwire's engine with canned replies, no SDK server behind the session. */
 export const CANNED = benchServer('mcpwire-canned', 'mcpwire engine, canned replies (no SDK server)', ['sse', 'mcp']);
 

@@ -1,5 +1,7 @@
 // The markdown report: the targets of issue 7 against what was measured, mcpwire / peer ratios, and
 // every row of every scenario.
+import type { ScalingResult } from './scenarios/scaling.js';
+
 export interface Row {
   impl: string;
   label: string;
@@ -45,6 +47,8 @@ export interface Results {
   fanout: Row[];
   fanoutPasses: Row[];
   gateway: Row[];
+  /** One vs two instances on Redis, and Redis vs memory (issue 8); absent when not run. */
+  scaling?: ScalingResult;
   /** The bench's SDK McpServer alone, per tools/call, in-process (no HTTP): the floor under mcpwire. */
   sdkFloor: { sessions: number; calls: number; usPerCall: number } | undefined;
 }
@@ -368,6 +372,35 @@ export function renderMarkdown(res: Results): string {
       ),
     ),
   );
+  if (res.scaling) parts.push(...scalingSection(res.scaling));
   parts.push('![calls/s and KiB per idle session](chart.svg)');
   return parts.join('\n\n') + '\n';
+}
+
+function scalingSection(sc: ScalingResult): string[] {
+  const head = '## scaling: instances sharing sessions through one Redis, every POST to the next instance';
+  if (sc.skipped) return [head, `Not run: ${sc.skipped}.`];
+  const share = sc.rows[0]?.cpuShare ?? NaN;
+  return [
+    head,
+    `/mcp, ${sc.rows[0]?.clients ?? '—'} clients, each instance capped to ${fmt(share * 100)}% of one core (CPU cgroup) on the server core; redis-server on the load generator's core. ` +
+      `Two instances over one: **${sc.twoOverOne ?? '—'}×** (target ≥ 1.8×). One instance on Redis over one in memory: **${sc.redisOverMemory ?? '—'}×**.`,
+    table(
+      ['configuration', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'server µs/call', 'server CPU', 'load-gen CPU'],
+      sc.rows.map((r) =>
+        r.firstError && !r.calls
+          ? [r.config, `failed: ${r.firstError}`, '', '', '', '', '', '']
+          : [
+              r.config,
+              fmt(r.callsPerS),
+              fmt(r.p50Ms, 2),
+              fmt(r.p99Ms, 2),
+              fmt(r.errors),
+              fmt(r.serverUsPerCall, 1),
+              `${fmt(r.serverCpuPct)}%`,
+              `${fmt(r.loadgenCpuPct)}%`,
+            ],
+      ),
+    ),
+  ];
 }

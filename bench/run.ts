@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only rpc,sessions,fanout,gateway]`: starts every implementation
+// `npm run bench [-- --quick] [-- --only rpc,sessions,fanout,gateway,scaling]`: starts every implementation
 // under test pinned to one core, drives it from this process pinned to the other, and writes
 // bench/results/latest.json, latest.md and chart.svg.
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import { ephemeralRange, freePort, loadAverage, pinSelf, SERVER_CPU, startServer
 import { renderMarkdown, type Results, type Row } from './report.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runRpc } from './scenarios/rpc.js';
+import { runScaling } from './scenarios/scaling.js';
 import { runSessions } from './scenarios/sessions.js';
 
 const args = process.argv.slice(2);
@@ -168,6 +169,13 @@ async function main(): Promise<void> {
       // A longer warm-up: in the default mode each session has a child of its own to warm up.
       withServer(impl, wire, async (e) => [{ ...(await runRpc(e, PLAN.gatewayClients, PLAN.gatewayWarmupS, PLAN.rpcS)) }]),
     );
+  }
+  if (!only || only.has('scaling')) {
+    await waitForQuiet(Math.min(quietBudgetMs, 20_000));
+    results.scaling = await runScaling({ clients: 16, warmupS: PLAN.warmupS, seconds: PLAN.rpcS * (quick ? 1 : 2), cpuShare: 0.45, firstPort: nextPort }, log);
+    nextPort += 20;
+    if (results.scaling.skipped) log(`scaling: not run (${results.scaling.skipped})`);
+    else log(`scaling: two instances over one ${results.scaling.twoOverOne}×, Redis over memory ${results.scaling.redisOverMemory}×`);
   }
   if (!only || only.has('sessions')) {
     const holders = quick ? [...SERVERS.filter((i) => !i.id.startsWith('sdk-')), HIBERNATING] : [...SERVERS, HIBERNATING];

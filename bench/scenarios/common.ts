@@ -10,19 +10,25 @@ export interface Endpoint {
   wire: WireName;
 }
 
-/** Server CPU time over a window, in nanoseconds (its own and with its children), and the wall time. */
+/** Server CPU time over a window, in nanoseconds (its own and with its children), and the wall time; several servers add up. */
 export class CpuWindow {
+  private readonly pids: number[];
   private readonly ns0: number;
   private readonly own0: number;
   private readonly t0 = performance.now();
 
-  constructor(private readonly pid: number) {
-    this.ns0 = cpuNs(pid);
-    this.own0 = cpuNs(pid, false);
+  constructor(pid: number | number[]) {
+    this.pids = Array.isArray(pid) ? pid : [pid];
+    this.ns0 = this.sum(true);
+    this.own0 = this.sum(false);
+  }
+
+  private sum(tree: boolean): number {
+    return this.pids.reduce((n, p) => n + cpuNs(p, tree), 0);
   }
 
   end(): { ns: number; ownNs: number; ms: number } {
-    return { ns: cpuNs(this.pid) - this.ns0, ownNs: cpuNs(this.pid, false) - this.own0, ms: performance.now() - this.t0 };
+    return { ns: this.sum(true) - this.ns0, ownNs: this.sum(false) - this.own0, ms: performance.now() - this.t0 };
   }
 }
 

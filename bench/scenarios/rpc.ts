@@ -1,5 +1,6 @@
 // rpc: C sessions, each looping `tools/call echo` (one call in flight per session) for a warm-up and
 // then a measured window → calls/s, latency percentiles, errors, server CPU per call.
+import type { Dispatcher } from 'undici';
 import { round1, round2, Samples } from '../stats.js';
 import { closeSessions, CpuWindow, expireEvery, openSessions, sleep, type Endpoint } from './common.js';
 
@@ -29,8 +30,14 @@ export interface RpcResult {
 const CALL_TIMEOUT_MS = 10_000;
 const MAX_CALLS = 20_000_000;
 
-export async function runRpc(e: Endpoint, clients: number, warmupS: number, seconds: number): Promise<RpcResult> {
-  const opened = await openSessions(e, clients, { holdStream: false, concurrency: 16, deadline: performance.now() + 60_000 });
+/** With `across`: every POST goes to the next of several servers (a round-robin balancer), whose CPU adds up. */
+export interface Across {
+  post: Dispatcher;
+  pids: number[];
+}
+
+export async function runRpc(e: Endpoint, clients: number, warmupS: number, seconds: number, across?: Across): Promise<RpcResult> {
+  const opened = await openSessions(e, clients, { holdStream: false, concurrency: 16, deadline: performance.now() + 60_000, sharedPost: across?.post });
   const { sessions } = opened;
   const stopExpiry = expireEvery(sessions, CALL_TIMEOUT_MS);
   const samples = new Samples(4_000_000);
@@ -69,7 +76,7 @@ export async function runRpc(e: Endpoint, clients: number, warmupS: number, seco
 
   const running = Promise.all(sessions.map(loop));
   await sleep(warmupS * 1000);
-  const cpu = new CpuWindow(e.server.pid);
+  const cpu = new CpuWindow(across?.pids ?? e.server.pid);
   const self0 = process.cpuUsage();
   windowStart = performance.now();
   windowEnd = Infinity;
@@ -80,7 +87,7 @@ export async function runRpc(e: Endpoint, clients: number, warmupS: number, seco
   await running;
   stopExpiry();
   const foreignReplies = sessions.reduce((n, s) => n + s.foreignReplies, 0);
-  await closeSessions(sessions);
+  await closeSessions(sessions, across?.post);
 
   const ms = windowEnd - windowStart;
   const [p50, p90, p99] = samples.percentiles(50, 90, 99);

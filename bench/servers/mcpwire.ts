@@ -1,12 +1,20 @@
 // mcpwire under test: the library serving the bench server on /sse and /mcp, with its defaults
 // except a session limit above the largest session count the bench opens. `--hibernate-after-ms`
-// turns on hibernation (an idle session's SDK server is dropped and rebuilt on its next message).
+// turns on hibernation (an idle session's SDK server is dropped and rebuilt on its next message);
+// `--redis <url>` makes it one of several instances sharing sessions through that Redis.
 import { serve } from '../../src/index.js';
 import { portArg, ready } from './args.js';
 import { createBenchServer } from './bench-tools.js';
 
-const at = process.argv.indexOf('--hibernate-after-ms');
-const hibernateAfterMs = at === -1 ? 0 : Number(process.argv[at + 1]);
-const server = await serve({ port: portArg(), createServer: createBenchServer, maxSessions: 25_000, hibernateAfterMs });
+const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const hibernateAfterMs = Number(flag('--hibernate-after-ms') ?? 0);
+const redisUrl = flag('--redis');
+const server = await serve({
+  port: portArg(),
+  createServer: createBenchServer,
+  maxSessions: 25_000,
+  hibernateAfterMs,
+  ...(redisUrl ? { redis: { url: redisUrl, prefix: flag('--redis-prefix') ?? 'mcpw:' } } : {}),
+});
 ready(server.port);
 process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,124 @@
+// scaling: mcpwire instances each capped to the same share of one core (a CPU cgroup), /mcp, 16
+// clients whose every POST goes to the next instance (undici's BalancedPool: a round-robin balancer,
+// no stickiness). Three configurations: one instance in memory, one instance on Redis (what Redis
+// costs), and two instances on one Redis (how far a second instance takes throughput).
+import { spawn } from 'node:child_process';
+import { BalancedPool } from 'undici';
+import { cpuCap, type CpuCap } from '../cgroup.js';
+import { clustered, SERVERS, type Impl } from '../impls.js';
+import { freePort, LOADGEN_CPU, startServer, type RunningServer } from '../proc.js';
+import { round2 } from '../stats.js';
+import { runRpc, type RpcResult } from './rpc.js';
+import { sleep } from './common.js';
+
+export interface ScalingRow extends RpcResult {
+  config: 'memory, 1 instance' | 'redis, 1 instance' | 'redis, 2 instances';
+  instances: number;
+  /** Share of one core each instance may use. */
+  cpuShare: number;
+}
+
+export interface ScalingResult {
+  rows: ScalingRow[];
+  /** calls/s of two Redis instances over one. */
+  twoOverOne?: number;
+  /** calls/s of one Redis instance over one in memory. */
+  redisOverMemory?: number;
+  skipped?: string;
+}
+
+export interface ScalingPlan {
+  clients: number;
+  warmupS: number;
+  seconds: number;
+  cpuShare: number;
+  firstPort: number;
+}
+
+export async function runScaling(plan: ScalingPlan, log: (msg: string) => void): Promise<ScalingResult> {
+  const caps: CpuCap[] = [];
+  for (const name of ['mcpwire-bench-a', 'mcpwire-bench-b']) {
+    const cap = cpuCap(name, plan.cpuShare);
+    if (typeof cap === 'string') return { rows: [], skipped: cap };
+    caps.push(cap);
+  }
+  let port = plan.firstPort;
+  const redisPort = await freePort(port);
+  port = redisPort + 1;
+  let redis;
+  try {
+    redis = await startRedis(redisPort);
+  } catch (err) {
+    return { rows: [], skipped: (err as Error).message };
+  }
+  const rows: ScalingRow[] = [];
+  try {
+    const memory = SERVERS.find((i) => i.id === 'mcpwire')!;
+    const configs: Array<{ config: ScalingRow['config']; impls: Impl[] }> = [
+      { config: 'memory, 1 instance', impls: [memory] },
+      { config: 'redis, 1 instance', impls: [clustered(redis.url, 'bench1:')] },
+      { config: 'redis, 2 instances', impls: [clustered(redis.url, 'bench2:'), clustered(redis.url, 'bench2:')] },
+    ];
+    for (const { config, impls } of configs) {
+      const servers: RunningServer[] = [];
+      try {
+        for (const [k, impl] of impls.entries()) {
+          port = (await freePort(port)) + 1;
+          const server = await startServer(impl.spec, port - 1);
+          caps[k]!.add(server.pid);
+          servers.push(server);
+        }
+        const origins = servers.map((s) => `http://127.0.0.1:${s.port}`);
+        const post = new BalancedPool(origins, { connections: plan.clients, pipelining: 1, keepAliveTimeout: 600_000 });
+        const endpoint = {
+          server: servers[0]!,
+          wire: 'mcp' as const,
+          target: { origin: origins[0]!, ssePath: '/sse', mcpPath: '/mcp', localAddresses: ['127.0.0.1'] },
+        };
+        const r = await runRpc(endpoint, plan.clients, plan.warmupS, plan.seconds, { post, pids: servers.map((s) => s.pid) });
+        const row: ScalingRow = { config, instances: servers.length, cpuShare: plan.cpuShare, ...r };
+        rows.push(row);
+        log(`scaling ${config}: ${JSON.stringify(row)}`);
+      } catch (err) {
+        log(`scaling ${config}: FAILED ${(err as Error).message}`);
+        rows.push({ config, instances: impls.length, cpuShare: plan.cpuShare, firstError: (err as Error).message } as ScalingRow);
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
+      }
+    }
+  } finally {
+    await redis.stop();
+    await sleep(200);
+    for (const cap of caps) cap.remove();
+  }
+  const rate = (c: ScalingRow['config']) => rows.find((r) => r.config === c)?.callsPerS;
+  const ratio = (a?: number, b?: number) => (a && b ? round2(a / b) : undefined);
+  return { rows, twoOverOne: ratio(rate('redis, 2 instances'), rate('redis, 1 instance')), redisOverMemory: ratio(rate('redis, 1 instance'), rate('memory, 1 instance')) };
+}
+
+/** A throwaway redis-server on the load generator's core (no persistence). */
+async function startRedis(port: number): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn('taskset', ['-c', LOADGEN_CPU, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => void (out = (out + c.toString()).slice(-2_000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const failed = new Promise<string>((r) => child.once('error', (err) => r(err.message)));
+  const deadline = Date.now() + 10_000;
+  while (!/Ready to accept connections/.test(out) && Date.now() < deadline && child.exitCode === null) {
+    const why = await Promise.race([failed, sleep(50).then(() => undefined)]);
+    if (why) throw new Error(`redis-server could not be started (${why}); the scaling scenario needs it`);
+  }
+  if (!/Ready to accept connections/.test(out)) {
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start: ${out.trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
