@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 const V1 = '/sys/fs/cgroup/cpu';
 const V2 = '/sys/fs/cgroup';
-const PERIOD_US = 100_000;
+const PERIOD_US = 20_000;
 
 export interface CpuCap {
   readonly path: string;

@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   }
   if (!only || only.has('scaling')) {
     await waitForQuiet(Math.min(quietBudgetMs, 20_000));
-    results.scaling = await runScaling({ clients: 16, warmupS: PLAN.warmupS, seconds: PLAN.rpcS * (quick ? 1 : 2), cpuShare: 0.45, firstPort: nextPort }, log);
+    results.scaling = await runScaling({ clients: 16, warmupS: 3, seconds: quick ? 2 : 6, cpuShare: 0.45, firstPort: nextPort, nodeFlags: profileFlags }, log);
     nextPort += 20;
     if (results.scaling.skipped) log(`scaling: not run (${results.scaling.skipped})`);
     else log(`scaling: two instances over one ${results.scaling.twoOverOne}×, Redis over memory ${results.scaling.redisOverMemory}×`);

@@ -33,6 +33,8 @@ export interface ScalingPlan {
   seconds: number;
   cpuShare: number;
   firstPort: number;
+  /** Node flags for the instances (profiling). */
+  nodeFlags: string[];
 }
 
 export async function runScaling(plan: ScalingPlan, log: (msg: string) => void): Promise<ScalingResult> {
@@ -64,7 +66,7 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
       try {
         for (const [k, impl] of impls.entries()) {
           port = (await freePort(port)) + 1;
-          const server = await startServer(impl.spec, port - 1);
+          const server = await startServer({ ...impl.spec, args: [...plan.nodeFlags, ...impl.spec.args] }, port - 1);
           caps[k]!.add(server.pid);
           servers.push(server);
         }

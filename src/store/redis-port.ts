@@ -31,6 +31,9 @@ export class RedisPort {
   private readonly listeners = new Set<(up: boolean) => void>();
   private upSince = 0;
   private closed = false;
+  /** Commands sent and not answered yet, oldest first (a Set keeps insertion order). */
+  private readonly waiting = new Set<{ since: number; fail: (err: Error) => void }>();
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RedisPortOptions) {
     this.prefix = opts.prefix;
@@ -46,7 +49,8 @@ export class RedisPort {
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1_000) + Math.floor(Math.random() * 100),
       },
     };
-    this.cmdClient = createClient({ ...base, commandOptions: { timeout: opts.commandTimeoutMs } });
+    // Command timeouts are ours (see `guard`): node-redis's own arm a timer and an AbortSignal per command.
+    this.cmdClient = createClient(base);
     this.subClient = createClient(base);
     // Blocking reads must not share the command connection; its queue would stall behind them.
     this.blockClient = createClient(base);
@@ -90,11 +94,45 @@ export class RedisPort {
     return this.prefix + parts.join(':');
   }
 
-  async command<T = unknown>(args: string[]): Promise<T> {
-    try {
-      return (await this.cmdClient.sendCommand(args)) as T;
-    } catch (err) {
-      throw this.translate(err);
+  command<T = unknown>(args: string[]): Promise<T> {
+    return this.guard(this.cmdClient.sendCommand(args)) as Promise<T>;
+  }
+
+  /**
+   * Settles with the command's reply, or fails it once it has waited commandTimeoutMs (a Redis that
+   * stopped answering): one watchdog timer for all commands, never a timer per command.
+   */
+  private guard(reply: Promise<unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const entry = { since: Date.now(), fail: reject };
+      this.waiting.add(entry);
+      reply.then(
+        (v) => {
+          this.waiting.delete(entry);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.waiting.delete(entry);
+          reject(this.translate(err));
+        },
+      );
+      if (!this.watchdog) {
+        this.watchdog = setInterval(() => this.expire(), Math.max(10, Math.floor(this.opts.commandTimeoutMs / 4)));
+        this.watchdog.unref();
+      }
+    });
+  }
+
+  private expire(): void {
+    const before = Date.now() - this.opts.commandTimeoutMs;
+    for (const e of this.waiting) {
+      if (e.since > before) break;
+      this.waiting.delete(e);
+      e.fail(new StoreUnavailableError(`no reply within ${this.opts.commandTimeoutMs} ms`));
+    }
+    if (this.waiting.size === 0) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
     }
   }
 
@@ -107,16 +145,10 @@ export class RedisPort {
     }
     const argv = [String(keys.length), ...keys, ...args.map(String)];
     try {
-      return (await this.cmdClient.sendCommand(['EVALSHA', sha, ...argv])) as T;
+      return (await this.guard(this.cmdClient.sendCommand(['EVALSHA', sha, ...argv]))) as T;
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        try {
-          return (await this.cmdClient.sendCommand(['EVAL', source, ...argv])) as T;
-        } catch (again) {
-          throw this.translate(again);
-        }
-      }
-      throw this.translate(err);
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return (await this.guard(this.cmdClient.sendCommand(['EVAL', source, ...argv]))) as T;
+      throw err;
     }
   }
 
@@ -145,6 +177,7 @@ export class RedisPort {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     await Promise.allSettled([this.cmdClient.quit(), this.subClient.quit(), this.blockClient.quit()]);
   }
 }

@@ -12,6 +12,9 @@ export interface RedisServer {
   restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
   kill9(): void;
+  /** SIGSTOP / SIGCONT: a Redis that keeps its connections but stops answering. */
+  pause(): void;
+  resume(): void;
   start(): Promise<void>;
   /** Runs one command with redis-cli semantics over a raw socket (for test assertions). */
   command(...args: string[]): Promise<unknown>;
@@ -76,6 +79,12 @@ export async function startRedis(): Promise<RedisServer> {
     start: launch,
     kill9() {
       child?.kill('SIGKILL');
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
     command: (...args) => rawCommand(port, args),
     async close() {

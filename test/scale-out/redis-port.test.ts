@@ -1,0 +1,54 @@
+// The Redis port against a real redis-server that stops answering (SIGSTOP): every command fails
+// with StoreUnavailableError once it has waited commandTimeoutMs (one watchdog, no timer per
+// command), nothing hangs, and commands work again as soon as Redis answers.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { RedisPort, StoreUnavailableError } from '../../src/store/redis-port.js';
+import { startRedis, type RedisServer } from './redis.js';
+
+let redis: RedisServer;
+let port: RedisPort;
+before(async () => {
+  redis = await startRedis();
+  port = new RedisPort({ url: redis.url, prefix: 'port:', commandTimeoutMs: 300, log: pino({ level: 'silent' }) });
+  await port.connect();
+});
+after(async () => {
+  redis.resume();
+  await port.close();
+  await redis.close();
+});
+
+test('a Redis that stops answering: each command fails after commandTimeoutMs with StoreUnavailableError; service returns after', async () => {
+  assert.equal(await port.command(['SET', 'port:k', 'v']), 'OK');
+  redis.pause();
+  try {
+    const t0 = Date.now();
+    const outcomes = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => port.command(['SET', `port:k${i}`, 'v'])));
+    const waited = Date.now() - t0;
+    assert.ok(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof StoreUnavailableError), 'every command failed as unavailable');
+    assert.match(String((outcomes[0] as PromiseRejectedResult).reason.message), /no reply within 300 ms/);
+    assert.ok(waited >= 290 && waited < 2_000, `failed after ${waited} ms`);
+    await assert.rejects(port.script('return 1', [], []), StoreUnavailableError, 'scripts too');
+  } finally {
+    redis.resume();
+  }
+  const end = Date.now() + 5_000;
+  let value: unknown;
+  while (Date.now() < end) {
+    try {
+      value = await port.command(['GET', 'port:k']);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  assert.equal(value, 'v', 'answers again once Redis does');
+  assert.equal(await port.script<number>('return 7', [], []), 7);
+});
+
+test('an error from Redis itself is passed through, not taken for an outage', async () => {
+  await port.command(['SET', 'port:str', 'x']);
+  await assert.rejects(port.command(['LPUSH', 'port:str', 'y']), (err: Error) => !(err instanceof StoreUnavailableError) && /^WRONGTYPE/.test(err.message));
+});
