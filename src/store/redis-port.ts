@@ -49,8 +49,9 @@ export class RedisPort {
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1_000) + Math.floor(Math.random() * 100),
       },
     };
-    // Command timeouts are ours (see `guard`): node-redis's own arm a timer and an AbortSignal per command.
-    this.cmdClient = createClient(base);
+    // Command timeouts are ours (see `guard`): node-redis's own (on by default) arm a timer and an
+    // AbortSignal per command, a tenth of an instance's CPU under load.
+    this.cmdClient = createClient({ ...base, commandOptions: { timeout: 0 } });
     this.subClient = createClient(base);
     // Blocking reads must not share the command connection; its queue would stall behind them.
     this.blockClient = createClient(base);
