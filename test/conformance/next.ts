@@ -57,18 +57,18 @@ function runOnce(url: string, requirements: string): Promise<ConformanceRun> {
         scoredPassed: scored.reduce((n, s) => n + s.passed, 0),
         scoredFailed: scored.reduce((n, s) => n + s.failed, 0),
         failures: scored.some((s) => s.failed > 0)
-          ? [...scored.filter((s) => s.failed > 0).map((s) => `${s.name}: ${s.failed} failed`), ...failedChecks(out)].join('\n')
+          ? [...scored.filter((s) => s.failed > 0).map((s) => `${s.name}: ${s.failed} failed`), ...failedChecks(out, scored.filter((s) => s.failed > 0).map((s) => s.name))].join('\n')
           : output.slice(-2000),
       });
     });
   });
 }
 
-/** The checks that failed, with the suite's own words for why (from the checks.json it writes per scenario). */
-function failedChecks(dir: string): string[] {
+/** The checks of these scenarios that failed, with the suite's own words for why (from the checks.json it writes per scenario). */
+function failedChecks(dir: string, scenarios: string[]): string[] {
   const lines: string[] = [];
   for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    if (!entry.endsWith('checks.json')) continue;
+    if (!entry.endsWith('checks.json') || !scenarios.some((name) => entry.includes(name))) continue;
     try {
       const checks = JSON.parse(readFileSync(join(dir, entry), 'utf8')) as Array<{ id: string; status: string; errorMessage?: string }>;
       for (const c of checks) if (c.status === 'FAILURE') lines.push(`  ${c.id}: ${c.errorMessage ?? ''}`);
