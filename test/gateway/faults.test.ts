@@ -2,7 +2,7 @@
 // child that ignores SIGTERM, a child that stops reading, too many children. Each fault gets a clear
 // answer and touches no other session.
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { MemoryEventStore, type EventStore, type StreamLog } from '../../src/index.js';
 import { readEvents, sleep, STREAMABLE_HEADERS, waitFor } from '../helpers.js';
 import {
@@ -10,28 +10,15 @@ import {
   alive,
   call,
   capturingLogger,
+  gatewayPerTest,
   deleteSession,
   initialize,
   openSession,
   post,
-  processesMarked,
-  startGateway,
   textOf,
-  type RunningGateway,
 } from './fixtures/gateway.js';
 
-const running: RunningGateway[] = [];
-async function gateway(...args: Parameters<typeof startGateway>): Promise<RunningGateway> {
-  const gw = await startGateway(...args);
-  running.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of running.splice(0)) {
-    await gw.close();
-    assert.deepEqual(processesMarked(gw.marker), [], 'no child outlives the gateway');
-  }
-});
+const gateway = gatewayPerTest();
 
 async function whoami(url: string, sid: string): Promise<{ pid: number; cwd: string; env: string | null; initializes: number; subscriptions: string[] }> {
   return JSON.parse(textOf((await post(url, call('who', 'whoami'), sid)).body));
@@ -265,8 +252,4 @@ describe('an asynchronous store (as Redis is)', () => {
     // Unpaused, every message would be waiting on the store at once; paused, at most one read's worth.
     assert.ok(maxPending < n / 2, `messages waiting on the store at once: ${maxPending}`);
   });
-});
-
-after(() => {
-  for (const gw of running) void gw.close();
 });

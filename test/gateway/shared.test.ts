@@ -2,12 +2,13 @@
 // handshake is done once, resource updates go only to subscribers, and nothing crosses between
 // sessions; the child is restarted by policy and /health says when it is down.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { sleep, waitFor } from '../helpers.js';
 import {
+  gatewayPerTest,
   TINY,
   call,
   deleteSession,
@@ -16,24 +17,13 @@ import {
   listen,
   openSession,
   post,
-  processesMarked,
   startGateway,
   textOf,
   type RunningGateway,
 } from './fixtures/gateway.js';
 
-const running: RunningGateway[] = [];
-async function shared(options: Partial<Parameters<typeof startGateway>[0]> = {}): Promise<RunningGateway> {
-  const gw = await startGateway({ ...TINY, shared: true, ...options });
-  running.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of running.splice(0)) {
-    await gw.close();
-    assert.deepEqual(processesMarked(gw.marker), [], 'no child outlives the gateway');
-  }
-});
+const startShared = gatewayPerTest();
+const shared = (options: Partial<Parameters<typeof startGateway>[0]> = {}): Promise<RunningGateway> => startShared({ ...TINY, shared: true, ...options });
 
 async function whoami(url: string, sid: string) {
   return JSON.parse(textOf((await post(url, call('who', 'whoami'), sid)).body)) as { pid: number; initializes: number; subscriptions: string[] };

@@ -2,23 +2,12 @@
 // running (the process start is not on its way), another is started behind it, spares count toward
 // --max-children, a spare that dies is never handed out, and none outlives the gateway.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sleep, waitFor } from '../helpers.js';
 import { META, modern } from '../modern/helpers.js';
-import { TINY, call, capturingLogger, deleteSession, initialize, openSession, post, processesMarked, startGateway, textOf, type RunningGateway } from './fixtures/gateway.js';
+import { TINY, call, capturingLogger, deleteSession, gatewayPerTest, initialize, openSession, post, processesMarked, textOf } from './fixtures/gateway.js';
 
-const running: RunningGateway[] = [];
-async function gateway(...args: Parameters<typeof startGateway>): Promise<RunningGateway> {
-  const gw = await startGateway(...args);
-  running.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of running.splice(0)) {
-    await gw.close();
-    assert.deepEqual(processesMarked(gw.marker), [], 'no child, spare or not, outlives the gateway');
-  }
-});
+const gateway = gatewayPerTest();
 
 async function pidOf(url: string, sid: string): Promise<number> {
   return (JSON.parse(textOf((await post(url, call('who', 'whoami'), sid)).body)) as { pid: number }).pid;
