@@ -60,6 +60,7 @@ export class GatewayRuntime {
   readonly children = new Set<StdioChild>();
   /** Started ahead of need (--spare-children), so a new session does not wait for a process start. */
   private readonly spares: StdioChild[] = [];
+  private readonly bindings = new WeakMap<StdioChild, Binding>();
   private closed = false;
 
   constructor(
@@ -68,7 +69,7 @@ export class GatewayRuntime {
     readonly stats: GatewayStats,
   ) {}
 
-  /** True when no further child may serve anyone: spares are already counted and can be handed out. */
+  /** True when a new session cannot get a child: the cap is reached and no spare is left to hand out. */
   get full(): boolean {
     return this.children.size - this.spares.length >= this.opts.maxChildren;
   }
@@ -114,7 +115,6 @@ export class GatewayRuntime {
     this.closed = true;
   }
 
-  private readonly bindings = new WeakMap<StdioChild, Binding>();
 
   private start(binding: Binding): StdioChild {
     const o = this.opts;
