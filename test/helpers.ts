@@ -2,7 +2,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, type ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { serve, type McpWireServer, type ServeOptions } from '../src/index.js';
 import { createEverythingServer } from './fixtures/everything.js';
@@ -27,6 +27,18 @@ export async function connectClient(
       ? new SSEClientTransport(new URL('sse', base), { requestInit, eventSourceInit: headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as Record<string, string>), ...headers } }) } : undefined })
       : new StreamableHTTPClientTransport(new URL('mcp', base), { requestInit });
   await client.connect(transport);
+  return client;
+}
+
+/** An SDK client that declares sampling and elicitation and answers both (echoing the sampled text, accepting as "ada"). */
+export async function connectAnsweringClient(baseUrl: string, wire: WireName): Promise<Client> {
+  const client = await connectClient(baseUrl, wire, { sampling: {}, elicitation: {} });
+  client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
+    role: 'assistant',
+    model: 'test-model',
+    content: { type: 'text', text: `echo of ${(req.params.messages[0]!.content as { text: string }).text}` },
+  }));
+  client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'ada' } }));
   return client;
 }
 

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { connectClient, waitFor, type WireName } from '../helpers.js';
+import { connectAnsweringClient, connectClient, waitFor, type WireName } from '../helpers.js';
 import { EVERYTHING_STDIO, SERVER_EVERYTHING, processesMarked, startGateway, type RunningGateway } from './fixtures/gateway.js';
 
 /** DELETE for Streamable HTTP; the legacy session ends when its stream does. */
@@ -70,13 +70,7 @@ describe('in front of the "everything" fixture over stdio', () => {
     describe(`SDK client over ${wire === 'sse' ? '/sse' : '/mcp'}`, () => {
       let client: Client;
       before(async () => {
-        client = await connectClient(gw.url, wire, { sampling: {}, elicitation: {} });
-        client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
-          role: 'assistant',
-          model: 'test-model',
-          content: { type: 'text', text: `echo of ${(req.params.messages[0]!.content as { text: string }).text}` },
-        }));
-        client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'ada' } }));
+        client = await connectAnsweringClient(gw.url, wire);
       });
       after(async () => {
         await client.close();

@@ -2,13 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  LoggingMessageNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { McpWireServer } from '../../src/index.js';
-import { connectClient, startServer, type WireName } from '../helpers.js';
+import { connectAnsweringClient, startServer, type WireName } from '../helpers.js';
 
 let server: McpWireServer;
 before(async () => {
@@ -22,13 +18,7 @@ for (const wire of ['sse', 'mcp'] as WireName[]) {
   describe(`SDK client over ${wire === 'sse' ? 'legacy HTTP+SSE' : 'Streamable HTTP'}`, () => {
     let client: Client;
     before(async () => {
-      client = await connectClient(server.url, wire, { sampling: {}, elicitation: {} });
-      client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
-        role: 'assistant',
-        model: 'test-model',
-        content: { type: 'text', text: `echo of ${(req.params.messages[0]!.content as { text: string }).text}` },
-      }));
-      client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'ada' } }));
+      client = await connectAnsweringClient(server.url, wire);
     });
     after(async () => {
       await client.close();
