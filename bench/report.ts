@@ -386,10 +386,10 @@ function scalingSection(sc: ScalingResult): string[] {
     `/mcp, ${sc.rows[0]?.clients ?? '—'} clients, each instance capped to ${fmt(share * 100)}% of one core (CPU cgroup) on the server core; redis-server on the load generator's core. ` +
       `Two instances over one: **${sc.twoOverOne ?? '—'}×** (target ≥ 1.8×). One instance on Redis over one in memory: **${sc.redisOverMemory ?? '—'}×**.`,
     table(
-      ['configuration', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'server µs/call', 'server CPU', 'load-gen CPU'],
+      ['configuration', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'server µs/call', 'server CPU', 'load-gen CPU', 'Redis µs/call', 'Redis commands/call (in scripts too)'],
       sc.rows.map((r) =>
         r.firstError && !r.calls
-          ? [r.config, `failed: ${r.firstError}`, '', '', '', '', '', '']
+          ? [r.config, `failed: ${r.firstError}`, '', '', '', '', '', '', '', '']
           : [
               r.config,
               fmt(r.callsPerS),
@@ -399,6 +399,8 @@ function scalingSection(sc: ScalingResult): string[] {
               fmt(r.serverUsPerCall, 1),
               `${fmt(r.serverCpuPct)}%`,
               `${fmt(r.loadgenCpuPct)}%`,
+              r.redisUsPerCall === undefined ? '—' : fmt(r.redisUsPerCall, 1),
+              r.redisCommandsPerCall === undefined ? '—' : fmt(r.redisCommandsPerCall, 2),
             ],
       ),
     ),

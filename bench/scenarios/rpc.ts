@@ -34,6 +34,8 @@ const MAX_CALLS = 20_000_000;
 export interface Across {
   post: Dispatcher;
   pids: number[];
+  /** Told when the measured window begins and ends (to measure a shared service beside the servers). */
+  probe?: { begin(): Promise<void>; end(): Promise<void> };
 }
 
 export async function runRpc(e: Endpoint, clients: number, warmupS: number, seconds: number, across?: Across): Promise<RpcResult> {
@@ -77,12 +79,14 @@ export async function runRpc(e: Endpoint, clients: number, warmupS: number, seco
   const running = Promise.all(sessions.map(loop));
   await sleep(warmupS * 1000);
   const cpu = new CpuWindow(across?.pids ?? e.server.pid);
+  await across?.probe?.begin();
   const self0 = process.cpuUsage();
   windowStart = performance.now();
   windowEnd = Infinity;
   await sleep(seconds * 1000);
   windowEnd = performance.now();
   const used = cpu.end();
+  await across?.probe?.end();
   const self = process.cpuUsage(self0);
   await running;
   stopExpiry();

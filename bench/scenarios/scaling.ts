@@ -3,19 +3,23 @@
 // no stickiness). Three configurations: one instance in memory, one instance on Redis (what Redis
 // costs), and two instances on one Redis (how far a second instance takes throughput).
 import { spawn } from 'node:child_process';
+import { createClient } from 'redis';
 import { BalancedPool } from 'undici';
 import { cpuCap, type CpuCap } from '../cgroup.js';
 import { clustered, SERVERS, type Impl } from '../impls.js';
 import { freePort, LOADGEN_CPU, startServer, type RunningServer } from '../proc.js';
-import { round2 } from '../stats.js';
+import { round1, round2 } from '../stats.js';
 import { runRpc, type RpcResult } from './rpc.js';
-import { sleep } from './common.js';
+import { CpuWindow, sleep } from './common.js';
 
 export interface ScalingRow extends RpcResult {
   config: 'memory, 1 instance' | 'redis, 1 instance' | 'redis, 2 instances';
   instances: number;
   /** Share of one core each instance may use. */
   cpuShare: number;
+  /** redis-server's own CPU per call, and the commands it ran per call (each command inside a script counts). */
+  redisUsPerCall?: number;
+  redisCommandsPerCall?: number;
 }
 
 export interface ScalingResult {
@@ -77,8 +81,13 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
           wire: 'mcp' as const,
           target: { origin: origins[0]!, ssePath: '/sse', mcpPath: '/mcp', localAddresses: ['127.0.0.1'] },
         };
-        const r = await runRpc(endpoint, plan.clients, plan.warmupS, plan.seconds, { post, pids: servers.map((s) => s.pid) });
+        const probe = redisProbe(redis);
+        const r = await runRpc(endpoint, plan.clients, plan.warmupS, plan.seconds, { post, pids: servers.map((s) => s.pid), probe });
         const row: ScalingRow = { config, instances: servers.length, cpuShare: plan.cpuShare, ...r };
+        if (config !== 'memory, 1 instance' && r.calls > 0) {
+          row.redisUsPerCall = round1(probe.usedNs / 1000 / r.calls);
+          row.redisCommandsPerCall = round2(probe.commands / r.calls);
+        }
         rows.push(row);
         log(`scaling ${config}: ${JSON.stringify(row)}`);
       } catch (err) {
@@ -98,8 +107,27 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
   return { rows, twoOverOne: ratio(rate('redis, 2 instances'), rate('redis, 1 instance')), redisOverMemory: ratio(rate('redis, 1 instance'), rate('memory, 1 instance')) };
 }
 
+/** redis-server's CPU and command count over the measured window. */
+function redisProbe(redis: { pid: number; commands(): Promise<number> }) {
+  let cpu: CpuWindow | undefined;
+  let commands0 = 0;
+  const probe = {
+    usedNs: 0,
+    commands: 0,
+    async begin() {
+      cpu = new CpuWindow(redis.pid);
+      commands0 = await redis.commands();
+    },
+    async end() {
+      probe.usedNs = cpu!.end().ns;
+      probe.commands = (await redis.commands()) - commands0 - 1; // less the first INFO
+    },
+  };
+  return probe;
+}
+
 /** A throwaway redis-server on the load generator's core (no persistence). */
-async function startRedis(port: number): Promise<{ url: string; stop(): Promise<void> }> {
+async function startRedis(port: number): Promise<{ url: string; pid: number; commands(): Promise<number>; stop(): Promise<void> }> {
   const child = spawn('taskset', ['-c', LOADGEN_CPU, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -116,9 +144,16 @@ async function startRedis(port: number): Promise<{ url: string; stop(): Promise<
     child.kill('SIGKILL');
     throw new Error(`redis-server did not start: ${out.trim().split('\n').slice(-2).join(' | ')}`);
   }
+  const url = `redis://127.0.0.1:${port}`;
+  const stats = createClient({ url });
+  await stats.connect();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url,
+    pid: child.pid!,
+    /** Commands processed so far (INFO itself counts). */
+    commands: async () => Number(/total_commands_processed:(\d+)/.exec(await stats.info('stats'))?.[1] ?? NaN),
     stop: async () => {
+      await stats.quit().catch(() => {});
       child.kill('SIGTERM');
       await exited;
     },

@@ -142,6 +142,14 @@ export class Cluster {
       session?.remoteEvent(parts[2]!, parts[3]!, parts[4]!, parts[5] === '1', message.slice(head));
       return;
     }
+    if (kind === 'im') {
+      // im|S|id|prev|tag|x\nm
+      const parts = message.split('|', 5);
+      const rest = message.slice(parts.join('|').length + 1);
+      const nl = rest.indexOf('\n');
+      this.sessions.get(parts[1]!)?.inboxMessage(parts[2]!, parts[3]!, parts[4]!, rest.slice(0, nl), rest.slice(nl + 1));
+      return;
+    }
     const [, sid, tag] = message.split('|');
     const session = this.sessions.get(sid!);
     if (!session) return;

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { ErrorCode, messageKind, type ParsedMessage, type RequestId } from '../jsonrpc.js';
 import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
-import { compareIds, INITIAL_CURSOR, requestIdOfKey, requestKey, type Entry } from '../store/redis.js';
+import { compareIds, INITIAL_CURSOR, requestIdOfKey, requestKey } from '../store/redis.js';
 import type { ReadResult } from '../store/types.js';
 import type { Cluster, SessionRecord } from './cluster.js';
 import { LEGACY_TAG } from './event-id.js';
@@ -118,7 +118,7 @@ export class ClusteredSession extends Session {
           const entries = await this.cluster.readInbox(this.id, this.inboxCursor, INBOX_PAGE);
           for (const e of entries) {
             this.inboxCursor = e.id;
-            this.deliverEntry(e);
+            this.deliverEntry(e.fields.m, e.fields.x, e.fields.t);
           }
           if (entries.length < INBOX_PAGE || this.ended) break;
         }
@@ -131,23 +131,38 @@ export class ClusteredSession extends Session {
     }
   }
 
-  private deliverEntry(e: Entry): void {
+  /**
+   * A doorbell carrying the one message just put in the inbox: delivered as it is when it follows
+   * what this owner delivered last; otherwise the inbox is read from there.
+   */
+  inboxMessage(id: string, prev: string, tag: string, x: string, m: string): void {
+    if (!this.owned || this.ended) return;
+    if (this.draining || prev !== this.inboxCursor) {
+      void this.drain();
+      return;
+    }
+    this.inboxCursor = id;
+    this.deliverEntry(m, x, tag);
+    this.cluster.persistInboxCursor(this.id, id);
+  }
+
+  private deliverEntry(m = '', x = '{}', t = ''): void {
     let message: unknown;
     try {
-      message = JSON.parse(e.fields.m ?? '');
+      message = JSON.parse(m);
     } catch {
       return;
     }
     const kind = messageKind(message);
     if (!kind) return;
-    const tag = e.fields.t || undefined;
+    const tag = t || undefined;
     if (kind === 'request' && this.failed) {
       const id = (message as { id: RequestId }).id;
       if ((tag && this.failed.has(tag)) || this.failed.has(`q:${requestKey(id)}`)) return;
     }
-    const x = JSON.parse(e.fields.x ?? '{}') as { headers?: IncomingHttpHeaders; authInfo?: AuthInfo };
-    const extra: InboundExtra = { requestInfo: { headers: x.headers ?? {} } };
-    if (x.authInfo) extra.authInfo = x.authInfo;
+    const { headers, authInfo } = JSON.parse(x) as { headers?: IncomingHttpHeaders; authInfo?: AuthInfo };
+    const extra: InboundExtra = { requestInfo: { headers: headers ?? {} } };
+    if (authInfo) extra.authInfo = authInfo;
     if (tag) extra.closeSSEStream = () => void this.cluster.closeHolder(this.id, tag).catch(() => {});
     this.deliver([{ message: message as ParsedMessage['message'], kind }], extra, tag);
   }

@@ -12,7 +12,8 @@
 //   Pi:<iid>     string an instance's lease
 //   Pss          zset   live sessions by last activity (for list_changed fan-out)
 //   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
-// Doorbells on channel Pb:<iid>: `in|S` (inbox), `ev|S|tag|id|prev|fin|data` (event for a holder),
+// Doorbells on channel Pb:<iid>: `in|S` (inbox), `im|S|id|prev|tag|x\nm` (the one message just put in
+// the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|data` (event for a holder),
 // `dt|S|tag` (another instance took the stream), `end|S` (the session ended).
 
 /** KEYS: H IN OM IX · ARGV: sid me principal wire now ttl */
@@ -53,7 +54,13 @@ for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
 local alive = 0
 if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
-if st == 'live' and own ~= ARGV[2] and alive == 1 then redis.call('PUBLISH', ARGV[8] .. own, 'in|' .. ARGV[1]) end
+if st == 'live' and own ~= ARGV[2] and alive == 1 then
+  if tonumber(ARGV[9]) == 1 then
+    redis.call('PUBLISH', ARGV[8] .. own, 'im|' .. ARGV[1] .. '|' .. id .. '|' .. first .. '|' .. tag .. '|' .. ARGV[11] .. '\\n' .. ARGV[10])
+  else
+    redis.call('PUBLISH', ARGV[8] .. own, 'in|' .. ARGV[1])
+  end
+end
 return {st, own, ep, alive, first, id}
 `;
 

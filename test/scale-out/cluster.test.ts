@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { STREAMABLE_HEADERS, connectClient, rawSession, waitFor } from '../helpers.js';
+import { STREAMABLE_HEADERS, connectClient, rawSession, readEvents, waitFor } from '../helpers.js';
 import { Tally, pump } from '../sse-tally.js';
 import { startRedis, type RedisServer } from './redis.js';
 import { startRoundRobin, type RoundRobinProxy } from './rr-proxy.js';
@@ -65,10 +65,10 @@ after(async () => {
   await redis.close();
 });
 
-const post = (sid: string, body: unknown, base = proxy.url) =>
+const post = (sid: string, body: unknown, base: string = proxy.url) =>
   fetch(`${base}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' }, body: JSON.stringify(body) });
-const call = (sid: string, id: number, name: string, args: Record<string, unknown>) =>
-  post(sid, { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const call = (sid: string, id: number, name: string, args: Record<string, unknown>, base?: string) =>
+  post(sid, { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }, base);
 const get = (sid: string, lastEventId?: string) =>
   fetch(`${proxy.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) } });
 
@@ -136,6 +136,36 @@ describe('three instances behind a round-robin proxy', () => {
     const spread = proxy.counts.map((c, i) => c - (before[i] ?? 0));
     const total = spread.reduce((a, b) => a + b, 0);
     for (const share of spread) assert.ok(share >= total * 0.25, `every instance took its share: ${spread.join('/')}`);
+  });
+
+  test('concurrent calls landing on every instance: the owner runs each exactly once, each caller\'s in its order', async () => {
+    const sid = await rawSession(proxy.url);
+    const TOTAL = 300;
+    const positions: number[] = [];
+    const byWorker: number[][] = [];
+    let next = 0;
+    const worker = async (w: number) => {
+      byWorker[w] = [];
+      while (next < TOTAL) {
+        const k = next++;
+        // Straight to an instance, a different one each time: most calls reach the owner by a doorbell.
+        const res = await call(sid, 1000 + k, 'seq', { text: `c${k}` }, live()[k % live().length]!.url);
+        const events = await readEvents(res, (e) => e.data.includes('"result"'));
+        const text = (JSON.parse(events.at(-1)!.data) as { result: { content: Array<{ text: string }> } }).result.content[0]!.text;
+        const [position, echoed] = text.split(' ');
+        assert.equal(echoed, `c${k}`);
+        positions.push(Number(position));
+        byWorker[w]!.push(Number(position));
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, (_, w) => worker(w)));
+    assert.deepEqual(
+      [...positions].sort((a, b) => a - b),
+      Array.from({ length: TOTAL }, (_, i) => i),
+      'the server object ran every call once: none twice, none skipped',
+    );
+    for (const mine of byWorker) assert.deepEqual(mine, [...mine].sort((a, b) => a - b), 'a call sent after an answer runs after that call');
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
   test('kill -9 of the instance holding the GET stream mid-burst: every number once, in order', async () => {
