@@ -51,6 +51,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
           maxEvents: opts.eventLogMaxEvents,
           ttlMs: opts.sessionIdleMs > 0 ? opts.sessionIdleMs : 24 * 3_600_000,
           finishedTtlMs: opts.finishedStreamTtlMs,
+          retainFinished: opts.retainFinishedStreams,
           log: opts.logger,
           stats,
         },

@@ -184,7 +184,7 @@ export class Cluster {
       const id = (p.message as { id?: string | number }).id;
       args.push(JSON.stringify(p.message), x, legacy && p.kind === 'request' && id !== undefined ? requestKey(id) : '');
     }
-    const r = await this.port.script<string[]>(INGRESS, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index()], args);
+    const r = await this.port.script<string[]>(INGRESS, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index(), k.finished(sid)], args);
     if (r[0] === 'gone') return { state: 'gone', owner: '', epoch: '', ownerAlive: false, prev: '', last: '' };
     return { state: r[0] as 'live' | 'hib', owner: r[1]!, epoch: r[2]!, ownerAlive: Number(r[3]) === 1, prev: r[4]!, last: r[5]! };
   }
@@ -215,7 +215,7 @@ export class Cluster {
 
   async end(sid: string): Promise<void> {
     const k = this.keys;
-    await this.port.script(END, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index()], [sid, this.me, k.streamPrefix(sid), k.channelPrefix(), k.subscriptionPrefix()]);
+    await this.port.script(END, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index(), k.finished(sid)], [sid, this.me, k.streamPrefix(sid), k.channelPrefix(), k.subscriptionPrefix()]);
   }
 
   /** Stores what a rebuilt server needs (fields of the session hash), if this instance still owns it. */

@@ -9,6 +9,8 @@
 //                       opened at epoch · dl:<tag> last id a connection received; and q:<id> a legacy
 //                       request in flight since epoch
 //   P{S}:o:<tag> stream server→client messages: d JSON · p previous id · f 1 on the stream's last
+//   P{S}:of      zset   finished POST streams' tags by finish time: beyond the retained count, the
+//                       oldest one's log and fields go (a busy session's metadata stays bounded)
 //   Pi:<iid>     string an instance's lease
 //   Pss          zset   live sessions by last activity (for list_changed fan-out)
 //   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
@@ -29,7 +31,7 @@ return 1
 
 /**
  * Client messages into the inbox, durably, before they are acknowledged.
- * KEYS: H IN OM IX · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
+ * KEYS: H IN OM IX OF · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
  * where q names a legacy request (its answer goes to the one legacy stream) or is ''.
  * Returns {st, own, ep, ownerAlive, prevInboxId, lastInboxId} or {'gone'}.
  */
@@ -49,7 +51,10 @@ for i = 0, tonumber(ARGV[9]) - 1 do
   if q ~= '' then redis.call('HSET', KEYS[3], 'q:' .. q, ep) end
 end
 redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
-if tag ~= '' then redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep) end
+if tag ~= '' then
+  redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep)
+  redis.call('ZREM', KEYS[5], tag) -- a request id used again: its stream is open, not finished
+end
 for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV[5]) end
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
 local alive = 0
@@ -67,8 +72,8 @@ return {st, own, ep, alive, first, id}
 /**
  * A server→client message into a stream's log, then a doorbell to the stream's holder. With an
  * epoch, only the owner of that epoch may append (a paused old owner is fenced).
- * KEYS: H O OM · ARGV: sid me epoch('' = unfenced) tag data fin ttl finishedTtl maxEvents channelPrefix
- * answeredLegacyRequest('' = none)
+ * KEYS: H O OM OF · ARGV: sid me epoch('' = unfenced) tag data fin ttl finishedTtl maxEvents channelPrefix
+ * answeredLegacyRequest('' = none) retainFinished streamPrefix
  * Returns {id, prev, holder} or {'fenced'} or {'gone'}.
  */
 export const APPEND = `
@@ -83,6 +88,13 @@ if ARGV[6] == '1' then
   id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'd', ARGV[5], 'p', prev, 'f', '1')
   redis.call('HSET', KEYS[3], 'l:' .. tag, id, 'f:' .. tag, '1')
   redis.call('PEXPIRE', KEYS[2], ARGV[8])
+  redis.call('ZADD', KEYS[4], tonumber(string.match(id, '^%d+')), tag)
+  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+  if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[12]) then
+    local old = redis.call('ZPOPMIN', KEYS[4])[1]
+    redis.call('HDEL', KEYS[3], 'h:' .. old, 'l:' .. old, 'f:' .. old, 's:' .. old, 'dl:' .. old)
+    redis.call('DEL', ARGV[13] .. old)
+  end
 else
   id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], '*', 'd', ARGV[5], 'p', prev)
   redis.call('HSET', KEYS[3], 'l:' .. tag, id)
@@ -166,7 +178,7 @@ return 1
 
 /**
  * The session ends everywhere: its keys go, its owner and holders are rung.
- * KEYS: H IN OM IX · ARGV: sid me keyPrefixOfStreams channelPrefix subscriptionSetPrefix
+ * KEYS: H IN OM IX OF · ARGV: sid me keyPrefixOfStreams channelPrefix subscriptionSetPrefix
  */
 export const END = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -185,7 +197,7 @@ if sb and sb ~= '' then
     redis.call('SREM', ARGV[5] .. redis.sha1hex(uri), ARGV[1] .. '|g', ARGV[1] .. '|l')
   end
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[5])
 redis.call('ZREM', KEYS[4], ARGV[1])
 for iid, _ in pairs(rung) do redis.call('PUBLISH', ARGV[4] .. iid, 'end|' .. ARGV[1]) end
 return 1

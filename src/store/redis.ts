@@ -25,6 +25,9 @@ export class RedisKeys {
   streamsMeta(sid: string): string {
     return `${this.prefix}{${sid}}:om`;
   }
+  finished(sid: string): string {
+    return `${this.prefix}{${sid}}:of`;
+  }
   stream(sid: string, tag: string): string {
     return `${this.prefix}{${sid}}:o:${tag}`;
   }
@@ -68,6 +71,8 @@ export interface RedisLogSettings {
   maxEvents: number;
   ttlMs: number;
   finishedTtlMs: number;
+  /** Finished POST streams kept per session for resumption; older ones go with their metadata. */
+  retainFinished: number;
   /** How long appends wait for Redis to come back before they fail. */
   maxOutageMs: number;
   /** Appends that may wait for Redis at once; more fail at once. */
@@ -107,9 +112,9 @@ export class RedisEventStore {
    */
   append(sid: string, tag: string, data: string, last: boolean, answers = '', unfenced = false): Promise<string> {
     const f = this.fence(sid);
-    const keys = [this.keys.session(sid), this.keys.stream(sid, tag), this.keys.streamsMeta(sid)];
+    const keys = [this.keys.session(sid), this.keys.stream(sid, tag), this.keys.streamsMeta(sid), this.keys.finished(sid)];
     const s = this.settings;
-    const args = [sid, f.me, unfenced ? '' : f.epoch, tag, data, last ? '1' : '0', s.ttlMs, s.finishedTtlMs, s.maxEvents, this.keys.channelPrefix(), answers];
+    const args = [sid, f.me, unfenced ? '' : f.epoch, tag, data, last ? '1' : '0', s.ttlMs, s.finishedTtlMs, s.maxEvents, this.keys.channelPrefix(), answers, s.retainFinished, this.keys.streamPrefix(sid)];
     if (this.backlog) return this.wait(keys, args);
     return this.run(keys, args).catch((err: unknown) => {
       if (!(err instanceof StoreUnavailableError)) throw err;

@@ -138,7 +138,7 @@ describe('three instances behind a round-robin proxy', () => {
     for (const share of spread) assert.ok(share >= total * 0.25, `every instance took its share: ${spread.join('/')}`);
   });
 
-  test('concurrent calls landing on every instance: the owner runs each exactly once, each caller\'s in its order', async () => {
+  test('concurrent calls landing on every instance: the owner runs each exactly once, each caller\'s in its order; the stream metadata stays bounded', async () => {
     const sid = await rawSession(proxy.url);
     const TOTAL = 300;
     const positions: number[] = [];
@@ -165,6 +165,13 @@ describe('three instances behind a round-robin proxy', () => {
       'the server object ran every call once: none twice, none skipped',
     );
     for (const mine of byWorker) assert.deepEqual(mine, [...mine].sort((a, b) => a - b), 'a call sent after an answer runs after that call');
+    // A busy session's stream metadata stays bounded: only the retained finished streams (100 by default)
+    // keep their fields and logs.
+    const fields = Number(await redis.command('HLEN', `${PREFIX}{${sid}}:om`));
+    assert.ok(fields <= 100 * 5 + 10, `${fields} stream metadata fields after ${TOTAL} calls`);
+    assert.equal(Number(await redis.command('ZCARD', `${PREFIX}{${sid}}:of`)), 100);
+    const logs = (await redis.command('KEYS', `${PREFIX}{${sid}}:o:r.*`)) as string[];
+    assert.ok(logs.length <= 100, `${logs.length} POST stream logs kept`);
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
