@@ -384,7 +384,8 @@ function scalingSection(sc: ScalingResult): string[] {
   return [
     head,
     `/mcp, ${sc.rows[0]?.clients ?? '—'} clients, each instance capped to ${fmt(share * 100)}% of one core (CPU cgroup) on the server core; redis-server on the load generator's core. ` +
-      `Two instances over one: **${sc.twoOverOne ?? '—'}×** (target ≥ 1.8×). One instance on Redis over one in memory: **${sc.redisOverMemory ?? '—'}×**.`,
+      `Two instances over one: **${sc.twoOverOne ?? '—'}×** (target ≥ 1.8×). One instance on Redis over one in memory: **${sc.redisOverMemory ?? '—'}×**. ` +
+      `Each configuration shows its best of ${Math.max(...(sc.passes ?? []).map((p) => p.pass), 1)} passes (every pass is in the JSON).`,
     table(
       ['configuration', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'server µs/call', 'server CPU', 'load-gen CPU', 'Redis µs/call', 'Redis commands/call (in scripts too)'],
       sc.rows.map((r) =>

@@ -172,7 +172,10 @@ async function main(): Promise<void> {
   }
   if (!only || only.has('scaling')) {
     await waitForQuiet(Math.min(quietBudgetMs, 20_000));
-    results.scaling = await runScaling({ clients: 16, warmupS: 3, seconds: quick ? 2 : 6, cpuShare: 0.45, firstPort: nextPort, nodeFlags: profileFlags }, log);
+    results.scaling = await runScaling(
+      { clients: 16, warmupS: quick ? 2 : 2.5, seconds: quick ? 2 : 5, cpuShare: 0.45, firstPort: nextPort, nodeFlags: profileFlags, passes: quick ? 1 : 2 },
+      log,
+    );
     nextPort += 20;
     if (results.scaling.skipped) log(`scaling: not run (${results.scaling.skipped})`);
     else log(`scaling: two instances over one ${results.scaling.twoOverOne}×, Redis over memory ${results.scaling.redisOverMemory}×`);

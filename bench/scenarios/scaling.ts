@@ -13,6 +13,7 @@ import { runRpc, type RpcResult } from './rpc.js';
 import { CpuWindow, sleep } from './common.js';
 
 export interface ScalingRow extends RpcResult {
+  pass: number;
   config: 'memory, 1 instance' | 'redis, 1 instance' | 'redis, 2 instances';
   instances: number;
   /** Share of one core each instance may use. */
@@ -23,7 +24,10 @@ export interface ScalingRow extends RpcResult {
 }
 
 export interface ScalingResult {
+  /** The best pass of each configuration. */
   rows: ScalingRow[];
+  /** Every pass. */
+  passes: ScalingRow[];
   /** calls/s of two Redis instances over one. */
   twoOverOne?: number;
   /** calls/s of one Redis instance over one in memory. */
@@ -39,13 +43,15 @@ export interface ScalingPlan {
   firstPort: number;
   /** Node flags for the instances (profiling). */
   nodeFlags: string[];
+  /** Each pass runs every configuration, in the reverse order of the pass before. */
+  passes: number;
 }
 
 export async function runScaling(plan: ScalingPlan, log: (msg: string) => void): Promise<ScalingResult> {
   const caps: CpuCap[] = [];
   for (const name of ['mcpwire-bench-a', 'mcpwire-bench-b']) {
     const cap = cpuCap(name, plan.cpuShare);
-    if (typeof cap === 'string') return { rows: [], skipped: cap };
+    if (typeof cap === 'string') return { rows: [], passes: [], skipped: cap };
     caps.push(cap);
   }
   let port = plan.firstPort;
@@ -55,46 +61,48 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
   try {
     redis = await startRedis(redisPort);
   } catch (err) {
-    return { rows: [], skipped: (err as Error).message };
+    return { rows: [], passes: [], skipped: (err as Error).message };
   }
-  const rows: ScalingRow[] = [];
+  const passes: ScalingRow[] = [];
   try {
     const memory = SERVERS.find((i) => i.id === 'mcpwire')!;
-    const configs: Array<{ config: ScalingRow['config']; impls: Impl[] }> = [
-      { config: 'memory, 1 instance', impls: [memory] },
-      { config: 'redis, 1 instance', impls: [clustered(redis.url, 'bench1:')] },
-      { config: 'redis, 2 instances', impls: [clustered(redis.url, 'bench2:'), clustered(redis.url, 'bench2:')] },
-    ];
-    for (const { config, impls } of configs) {
-      const servers: RunningServer[] = [];
-      try {
-        for (const [k, impl] of impls.entries()) {
-          port = (await freePort(port)) + 1;
-          const server = await startServer({ ...impl.spec, args: [...plan.nodeFlags, ...impl.spec.args] }, port - 1);
-          caps[k]!.add(server.pid);
-          servers.push(server);
+    for (let pass = 1; pass <= plan.passes; pass++) {
+      const configs: Array<{ config: ScalingRow['config']; impls: Impl[] }> = [
+        { config: 'memory, 1 instance', impls: [memory] },
+        { config: 'redis, 1 instance', impls: [clustered(redis.url, `bench${pass}-1:`)] },
+        { config: 'redis, 2 instances', impls: [clustered(redis.url, `bench${pass}-2:`), clustered(redis.url, `bench${pass}-2:`)] },
+      ];
+      for (const { config, impls } of pass % 2 === 1 ? configs : configs.reverse()) {
+        const servers: RunningServer[] = [];
+        try {
+          for (const [k, impl] of impls.entries()) {
+            port = (await freePort(port)) + 1;
+            const server = await startServer({ ...impl.spec, args: [...plan.nodeFlags, ...impl.spec.args] }, port - 1);
+            caps[k]!.add(server.pid);
+            servers.push(server);
+          }
+          const origins = servers.map((s) => `http://127.0.0.1:${s.port}`);
+          const post = new BalancedPool(origins, { connections: plan.clients, pipelining: 1, keepAliveTimeout: 600_000 });
+          const endpoint = {
+            server: servers[0]!,
+            wire: 'mcp' as const,
+            target: { origin: origins[0]!, ssePath: '/sse', mcpPath: '/mcp', localAddresses: ['127.0.0.1'] },
+          };
+          const probe = redisProbe(redis);
+          const r = await runRpc(endpoint, plan.clients, plan.warmupS, plan.seconds, { post, pids: servers.map((s) => s.pid), probe });
+          const row: ScalingRow = { pass, config, instances: servers.length, cpuShare: plan.cpuShare, ...r };
+          if (config !== 'memory, 1 instance' && r.calls > 0) {
+            row.redisUsPerCall = round1(probe.usedNs / 1000 / r.calls);
+            row.redisCommandsPerCall = round2(probe.commands / r.calls);
+          }
+          passes.push(row);
+          log(`scaling pass ${pass} ${config}: ${JSON.stringify(row)}`);
+        } catch (err) {
+          log(`scaling ${config}: FAILED ${(err as Error).message}`);
+          passes.push({ pass, config, instances: impls.length, cpuShare: plan.cpuShare, firstError: (err as Error).message } as ScalingRow);
+        } finally {
+          await Promise.all(servers.map((s) => s.stop()));
         }
-        const origins = servers.map((s) => `http://127.0.0.1:${s.port}`);
-        const post = new BalancedPool(origins, { connections: plan.clients, pipelining: 1, keepAliveTimeout: 600_000 });
-        const endpoint = {
-          server: servers[0]!,
-          wire: 'mcp' as const,
-          target: { origin: origins[0]!, ssePath: '/sse', mcpPath: '/mcp', localAddresses: ['127.0.0.1'] },
-        };
-        const probe = redisProbe(redis);
-        const r = await runRpc(endpoint, plan.clients, plan.warmupS, plan.seconds, { post, pids: servers.map((s) => s.pid), probe });
-        const row: ScalingRow = { config, instances: servers.length, cpuShare: plan.cpuShare, ...r };
-        if (config !== 'memory, 1 instance' && r.calls > 0) {
-          row.redisUsPerCall = round1(probe.usedNs / 1000 / r.calls);
-          row.redisCommandsPerCall = round2(probe.commands / r.calls);
-        }
-        rows.push(row);
-        log(`scaling ${config}: ${JSON.stringify(row)}`);
-      } catch (err) {
-        log(`scaling ${config}: FAILED ${(err as Error).message}`);
-        rows.push({ config, instances: impls.length, cpuShare: plan.cpuShare, firstError: (err as Error).message } as ScalingRow);
-      } finally {
-        await Promise.all(servers.map((s) => s.stop()));
       }
     }
   } finally {
@@ -102,9 +110,17 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
     await sleep(200);
     for (const cap of caps) cap.remove();
   }
+  // Other work on the machine can only slow a pass down: each configuration shows its best one.
+  const rows: ScalingRow[] = [];
+  for (const r of passes) {
+    const i = rows.findIndex((b) => b.config === r.config);
+    if (i < 0) rows.push(r);
+    else if ((r.callsPerS ?? 0) > (rows[i]!.callsPerS ?? 0)) rows[i] = r;
+  }
+  rows.sort((a, b) => a.instances - b.instances || a.config.localeCompare(b.config));
   const rate = (c: ScalingRow['config']) => rows.find((r) => r.config === c)?.callsPerS;
   const ratio = (a?: number, b?: number) => (a && b ? round2(a / b) : undefined);
-  return { rows, twoOverOne: ratio(rate('redis, 2 instances'), rate('redis, 1 instance')), redisOverMemory: ratio(rate('redis, 1 instance'), rate('memory, 1 instance')) };
+  return { rows, passes, twoOverOne: ratio(rate('redis, 2 instances'), rate('redis, 1 instance')), redisOverMemory: ratio(rate('redis, 1 instance'), rate('memory, 1 instance')) };
 }
 
 /** redis-server's CPU and command count over the measured window. */

@@ -36,11 +36,12 @@ return 1
  * Returns {st, own, ep, ownerAlive, prevInboxId, lastInboxId} or {'gone'}.
  */
 export const INGRESS = `
-local st = redis.call('HGET', KEYS[1], 'st')
-if not st or st == 'del' or redis.call('HGET', KEYS[1], 'pr') ~= ARGV[3] then return {'gone'} end
-local own = redis.call('HGET', KEYS[1], 'own')
-local ep = redis.call('HGET', KEYS[1], 'ep')
-local prev = redis.call('HGET', KEYS[1], 'il')
+local h = redis.call('HMGET', KEYS[1], 'st', 'pr', 'own', 'ep', 'il')
+local st = h[1]
+if not st or st == 'del' or h[2] ~= ARGV[3] then return {'gone'} end
+local own = h[3]
+local ep = h[4]
+local prev = h[5]
 local first = prev
 local id = prev
 local tag = ARGV[6]
@@ -77,10 +78,9 @@ return {st, own, ep, alive, first, id}
  * Returns {id, prev, holder} or {'fenced'} or {'gone'}.
  */
 export const APPEND = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
-if ARGV[3] ~= '' then
-  if redis.call('HGET', KEYS[1], 'own') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'ep') ~= ARGV[3] then return {'fenced'} end
-end
+local h = redis.call('HMGET', KEYS[1], 'st', 'own', 'ep')
+if not h[1] then return {'gone'} end -- every session hash has st
+if ARGV[3] ~= '' and (h[2] ~= ARGV[2] or h[3] ~= ARGV[3]) then return {'fenced'} end
 local tag = ARGV[4]
 local prev = redis.call('HGET', KEYS[3], 'l:' .. tag) or '0-0'
 local id
