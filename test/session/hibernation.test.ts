@@ -11,6 +11,7 @@ import { connectClient, waitFor } from '../helpers.js';
 let server: McpWireServer;
 const servers: McpServer[] = [];
 const closed = new Set<McpServer>();
+const closedAt = new Map<McpServer, number>();
 
 before(async () => {
   server = await serve({
@@ -19,7 +20,10 @@ before(async () => {
     createServer: () => {
       const mcp = createEverythingServer();
       servers.push(mcp);
-      mcp.server.onclose = () => void closed.add(mcp);
+      mcp.server.onclose = () => {
+        closed.add(mcp);
+        closedAt.set(mcp, Date.now());
+      };
       return mcp;
     },
   });
@@ -57,12 +61,16 @@ for (const wire of ['mcp', 'sse'] as const) {
   });
 }
 
-test('a session with a request in flight does not hibernate', async () => {
+test('a session with a request in flight does not hibernate, and its idle clock starts at the answer', async () => {
   const client = await connectClient(server.url, 'mcp');
   const count = servers.length;
   const r = await client.callTool({ name: 'slow', arguments: { ms: 1_200 } });
+  const answered = Date.now();
   assert.deepEqual(r.content, [{ type: 'text', text: 'slept 1200' }]);
   assert.equal(servers.length, count, 'the same server answered');
-  assert.ok(!closed.has(servers.at(-1)!));
+  const mine = servers.at(-1)!;
+  await new Promise((done) => setTimeout(done, 600));
+  // It may sleep now, but not before it has been idle for hibernateAfterMs (300) after the answer.
+  if (closed.has(mine)) assert.ok(closedAt.get(mine)! - answered >= 250, `slept ${closedAt.get(mine)! - answered} ms after its answer`);
   await client.close();
 });
