@@ -142,6 +142,11 @@ export class Cluster {
       session?.remoteEvent(parts[2]!, parts[3]!, parts[4]!, parts[5] === '1', message.slice(head));
       return;
     }
+    if (kind === 'eg') {
+      const [, sid, tag, id] = message.split('|');
+      this.sessions.get(sid!)?.remoteEvent(tag!, id!, '', false, '');
+      return;
+    }
     if (kind === 'im') {
       // im|S|id|prev|tag|x\nm
       const parts = message.split('|', 5);

@@ -383,7 +383,7 @@ export class ClusteredSession extends Session {
     return tag.startsWith('r.') ? this.requestStream(tag) : this.standalone(tag);
   }
 
-  /** A doorbell: an event of a stream this instance may hold. */
+  /** A doorbell: an event of a stream this instance may hold (prev '' when only the log has its data). */
   remoteEvent(tag: string, id: string, prev: string, fin: boolean, data: string): void {
     const waiting = this.buffered.get(tag);
     if (waiting) {

@@ -16,7 +16,12 @@
 //   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
 // Doorbells on channel Pb:<iid>: `in|S` (inbox), `im|S|id|prev|tag|x\nm` (the one message just put in
 // the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|data` (event for a holder),
-// `dt|S|tag` (another instance took the stream), `end|S` (the session ended).
+// `eg|S|tag|id` (an event too large to ring with: read it from the log), `dt|S|tag` (another instance took
+// the stream), `end|S` (the session ended). A copy rides along only up to DOORBELL_MAX_BYTES: Redis cuts a
+// subscriber off whose output buffer grows past its pub/sub limit, and the log has every message anyway.
+
+/** The largest message a doorbell carries. */
+export const DOORBELL_MAX_BYTES = 16 * 1024;
 
 /** KEYS: H IN OM IX · ARGV: sid me principal wire now ttl */
 export const CREATE = `
@@ -61,7 +66,7 @@ redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
 local alive = 0
 if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
 if st == 'live' and own ~= ARGV[2] and alive == 1 then
-  if tonumber(ARGV[9]) == 1 then
+  if tonumber(ARGV[9]) == 1 and #ARGV[10] + #ARGV[11] <= ${DOORBELL_MAX_BYTES} then
     redis.call('PUBLISH', ARGV[8] .. own, 'im|' .. ARGV[1] .. '|' .. id .. '|' .. first .. '|' .. tag .. '|' .. ARGV[11] .. '\\n' .. ARGV[10])
   else
     redis.call('PUBLISH', ARGV[8] .. own, 'in|' .. ARGV[1])
@@ -103,7 +108,11 @@ end
 if ARGV[11] ~= '' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11]) end
 local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
 if holder ~= '' and holder ~= ARGV[2] then
-  redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. ARGV[5])
+  if #ARGV[5] <= ${DOORBELL_MAX_BYTES} then
+    redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. ARGV[5])
+  else
+    redis.call('PUBLISH', ARGV[10] .. holder, 'eg|' .. ARGV[1] .. '|' .. tag .. '|' .. id)
+  end
 end
 return {id, prev, holder}
 `;

@@ -175,6 +175,20 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
+  test('messages too large to ride a doorbell cross instances through the logs', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const other = live().find((i) => i.id !== owner.id)!;
+    const big = 'x'.repeat(100_000); // over the 16 KiB a doorbell carries, both ways
+    for (let k = 0; k < 3; k++) {
+      const res = await call(sid, 2000 + k, 'echo', { text: `${k}${big}` }, other.url);
+      const events = await readEvents(res, (e) => e.data.includes('"result"'));
+      const answer = JSON.parse(events.at(-1)!.data) as { result: { content: Array<{ text: string }> } };
+      assert.equal(answer.result.content[0]!.text, `${k}${big}`);
+    }
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
   test('kill -9 of the instance holding the GET stream mid-burst: every number once, in order', async () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;
