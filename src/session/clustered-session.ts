@@ -278,6 +278,14 @@ export class ClusteredSession extends Session {
     if (Object.keys(fields).length > 0) void this.cluster.record(this.id, this.epoch, fields).catch(() => {});
   }
 
+  /**
+   * An append's reply can come back after a connection attached and replayed the log, which read the
+   * event already (the replay's reply is later in the pipeline but its continuation is shorter).
+   */
+  protected override replayedAlready(stream: OutStream, cursor: string): boolean {
+    return compareIds(cursor, stream.delivered) <= 0;
+  }
+
   override hibernate(): boolean {
     if (!this.owned || !this.backend || !this.canHibernate()) return false;
     // The server goes first; if the session could not be marked asleep (a message came in meanwhile),

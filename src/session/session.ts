@@ -299,7 +299,7 @@ export class Session {
 
   protected logged(stream: OutStream, cursor: string, data: string, responseId: RequestId | undefined, result: unknown): void {
     const sink = stream.sink;
-    if (sink && !sink.closed) {
+    if (sink && !sink.closed && !this.replayedAlready(stream, cursor)) {
       sink.write(this.eventId(stream.tag, cursor), data, responseId !== undefined);
       stream.delivered = cursor;
     }
@@ -314,6 +314,11 @@ export class Session {
       else if (recorded.method === 'initialize') queueMicrotask(() => void this.terminate('initialize failed'));
     }
     if (stream.tag.startsWith('r.') && --stream.pending === 0) this.finish(stream);
+  }
+
+  /** Whether a connection got this event from a replay of the log already (never here: appends are synchronous). */
+  protected replayedAlready(_stream: OutStream, _cursor: string): boolean {
+    return false;
   }
 
   protected record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {

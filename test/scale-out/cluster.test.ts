@@ -189,6 +189,34 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
+  test('the GET stream resumed on its owner again and again while it appends: every number once, in order', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const getOwner = (lastEventId: string | undefined, signal: AbortSignal) =>
+      fetch(`${owner.url}/mcp`, { signal, headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) } });
+    const tally = new Tally('tick');
+    const tick = call(sid, 1, 'tick', { n: 1000, delayMs: 0 }, owner.url).then((r) => r.text());
+    // Each connection is cut after a few events; the next resumes from the last id it saw, on the owner,
+    // while the owner goes on appending: a replay and the owner's own writes meet at every attach.
+    let resumes = 0;
+    while (tally.numbers.length < 1000 && resumes < 400) {
+      const abort = new AbortController();
+      const cut = setTimeout(() => abort.abort(), 15);
+      try {
+        const res = await getOwner(tally.lastId, abort.signal);
+        assert.equal(res.status, 200);
+        await pump(res, tally.onEvent);
+      } catch (err) {
+        if (!abort.signal.aborted) throw err;
+      }
+      clearTimeout(cut);
+      resumes++;
+    }
+    await tick;
+    tally.assertExactlyOnceInOrder(1000);
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
   test('kill -9 of the instance holding the GET stream mid-burst: every number once, in order', async () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;
