@@ -304,7 +304,7 @@ export class Session {
       stream.delivered = cursor;
     }
     if (responseId === undefined) return;
-    // Idle means no traffic either way: a long request's answer restarts the idle and sleep clocks.
+    // Idle counts answers too: a long request's answer restarts the idle and sleep clocks.
     this.lastActive = Date.now();
     if (this.pending.get(responseId) === stream) this.pending.delete(responseId);
     const recorded = this.recorded.get(responseId);
