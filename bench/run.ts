@@ -10,6 +10,7 @@ import { CANNED, GATEWAYS, HIBERNATING, ROOT, SERVERS, SUPERGATEWAY, type Impl }
 import type { WireName } from './load/session.js';
 import { ephemeralRange, freePort, loadAverage, pinSelf, SERVER_CPU, startServer, waitForQuiet, type RunningServer } from './proc.js';
 import { renderMarkdown, type Results, type Row } from './report.js';
+import { best } from './stats.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runRpc } from './scenarios/rpc.js';
 import { runScaling } from './scenarios/scaling.js';
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
         }),
       );
     }
-    results.rpc = best(results.rpcPasses, (r) => `${r.impl} ${r.wire} ${r.clients}`, (r) => Number(r.callsPerS));
+    results.rpc = best(results.rpcPasses, (r) => `${r.impl} ${r.wire} ${r.clients}`, (r) => (r.error ? -Infinity : Number(r.callsPerS)));
   }
   if (!only || only.has('rpc')) {
     try {
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
         withServer(impl, wire, async (e) => [{ pass: pass + 1, ...(await runFanout(e, PLAN.fanout.sessions, PLAN.fanout.events, 60_000)) }]),
       );
     }
-    results.fanout = best(results.fanoutPasses, (r) => `${r.impl} ${r.wire}`, (r) => -Number(r.missing) * 1e6 - Number(r.serverUsPerEvent));
+    results.fanout = best(results.fanoutPasses, (r) => `${r.impl} ${r.wire}`, (r) => (r.error ? -Infinity : -Number(r.missing) * 1e6 - Number(r.serverUsPerEvent)));
   }
   if (!only || only.has('gateway')) {
     if (!existsSync(SUPERGATEWAY)) log('supergateway is not installed in bench/tools (run: npm ci --prefix bench/tools)');
@@ -209,17 +210,6 @@ function sdkFloor(): { sessions: number; calls: number; usPerCall: number } {
 }
 
 /** Per configuration, the row that scores highest (rows that failed lose to any that did not). */
-function best(rows: Row[], key: (r: Row) => string, score: (r: Row) => number): Row[] {
-  const chosen = new Map<string, Row>();
-  for (const r of rows) {
-    const k = key(r);
-    const have = chosen.get(k);
-    const rank = (x: Row) => (x.error ? -Infinity : score(x));
-    if (!have || rank(r) > rank(have)) chosen.set(k, r);
-  }
-  return [...chosen.values()];
-}
-
 function gitCommit(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();

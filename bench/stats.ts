@@ -20,3 +20,16 @@ export class Samples {
 
 export const round2 = (v: number): number => Math.round(v * 100) / 100;
 export const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+/**
+ * The best of several passes of the same runs, one per key: other work on the machine can only slow
+ * a pass down. Rows keep the order in which their keys first came.
+ */
+export function best<T>(rows: T[], key: (r: T) => string, score: (r: T) => number): T[] {
+  const chosen = new Map<string, T>();
+  for (const r of rows) {
+    const have = chosen.get(key(r));
+    if (!have || score(r) > score(have)) chosen.set(key(r), r);
+  }
+  return [...chosen.values()];
+}

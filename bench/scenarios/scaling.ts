@@ -8,7 +8,7 @@ import { BalancedPool } from 'undici';
 import { cpuCap, type CpuCap } from '../cgroup.js';
 import { clustered, SERVERS, type Impl } from '../impls.js';
 import { freePort, LOADGEN_CPU, startServer, type RunningServer } from '../proc.js';
-import { round1, round2 } from '../stats.js';
+import { best, round1, round2 } from '../stats.js';
 import { runRpc, type RpcResult } from './rpc.js';
 import { CpuWindow, sleep } from './common.js';
 
@@ -110,13 +110,7 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
     await sleep(200);
     for (const cap of caps) cap.remove();
   }
-  // Other work on the machine can only slow a pass down: each configuration shows its best one.
-  const rows: ScalingRow[] = [];
-  for (const r of passes) {
-    const i = rows.findIndex((b) => b.config === r.config);
-    if (i < 0) rows.push(r);
-    else if ((r.callsPerS ?? 0) > (rows[i]!.callsPerS ?? 0)) rows[i] = r;
-  }
+  const rows = best(passes, (r) => r.config, (r) => r.callsPerS ?? 0);
   rows.sort((a, b) => a.instances - b.instances || a.config.localeCompare(b.config));
   const rate = (c: ScalingRow['config']) => rows.find((r) => r.config === c)?.callsPerS;
   const ratio = (a?: number, b?: number) => (a && b ? round2(a / b) : undefined);

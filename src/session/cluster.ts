@@ -135,11 +135,9 @@ export class Cluster {
     const bar = message.indexOf('|');
     const kind = message.slice(0, bar);
     if (kind === 'ev') {
-      // ev|S|tag|id|prev|fin|data — data may itself contain '|'
-      const parts = message.split('|', 6);
-      const head = parts.join('|').length + 1;
-      const session = this.sessions.get(parts[1]!);
-      session?.remoteEvent(parts[2]!, parts[3]!, parts[4]!, parts[5] === '1', message.slice(head));
+      // ev|S|tag|id|prev|fin|data
+      const [[, sid, tag, id, prev, fin], data] = splitHead(message, 6);
+      this.sessions.get(sid!)?.remoteEvent(tag!, id!, prev!, fin === '1', data);
       return;
     }
     if (kind === 'eg') {
@@ -149,10 +147,9 @@ export class Cluster {
     }
     if (kind === 'im') {
       // im|S|id|prev|tag|x\nm
-      const parts = message.split('|', 5);
-      const rest = message.slice(parts.join('|').length + 1);
+      const [[, sid, id, prev, tag], rest] = splitHead(message, 5);
       const nl = rest.indexOf('\n');
-      this.sessions.get(parts[1]!)?.inboxMessage(parts[2]!, parts[3]!, parts[4]!, rest.slice(0, nl), rest.slice(nl + 1));
+      this.sessions.get(sid!)?.inboxMessage(id!, prev!, tag!, rest.slice(0, nl), rest.slice(nl + 1));
       return;
     }
     const [, sid, tag] = message.split('|');
@@ -305,6 +302,12 @@ export class Cluster {
     await this.port.command(['DEL', this.leaseKey]).catch(() => {});
     await this.port.close();
   }
+}
+
+/** A doorbell's first `n` fields, and the rest of it (a payload, which may itself hold '|'). */
+function splitHead(message: string, n: number): [string[], string] {
+  const head = message.split('|', n);
+  return [head, message.slice(head.reduce((at, field) => at + field.length + 1, 0))];
 }
 
 function sha1(s: string): string {

@@ -172,7 +172,8 @@ export class RedisEventStore {
     const key = this.keys.stream(sid, tag);
     const count = String(this.settings.maxEvents * 2 + 16);
     const start = cursor === INITIAL_CURSOR ? '-' : `(${cursor}`;
-    let entries = parseEntries(await this.port.command<unknown>(['XRANGE', key, start, '+', 'COUNT', count]));
+    const range = async () => parseEntries(await this.port.command<unknown>(['XRANGE', key, start, '+', 'COUNT', count]));
+    let entries = await range();
     if (entries.length === 0) {
       if (cursor === INITIAL_CURSOR) return { invalid: false, expired: false, missed: 0, events: [] };
       const last = parseEntries(await this.port.command<unknown>(['XREVRANGE', key, '+', '-', 'COUNT', '1']))[0];
@@ -181,7 +182,7 @@ export class RedisEventStore {
       if (last.id === cursor) return { invalid: false, expired: false, missed: 0, events: [], finished: last.fin };
       // Appended between the two reads: read again, or those events would be in neither the replay nor
       // the owner's live writes (which skip a connection still attaching).
-      entries = parseEntries(await this.port.command<unknown>(['XRANGE', key, start, '+', 'COUNT', count]));
+      entries = await range();
       if (entries.length === 0) return { invalid: false, expired: true, missed: 1, events: [] }; // gone meanwhile
     }
     const events: StoredEvent[] = entries.map((e) => ({ cursor: e.id, data: e.data }));

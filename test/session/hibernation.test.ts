@@ -10,7 +10,7 @@ import { connectClient, waitFor } from '../helpers.js';
 
 let server: McpWireServer;
 const servers: McpServer[] = [];
-const closed = new Set<McpServer>();
+/** Each server dropped so far, and when. */
 const closedAt = new Map<McpServer, number>();
 
 before(async () => {
@@ -20,10 +20,7 @@ before(async () => {
     createServer: () => {
       const mcp = createEverythingServer();
       servers.push(mcp);
-      mcp.server.onclose = () => {
-        closed.add(mcp);
-        closedAt.set(mcp, Date.now());
-      };
+      mcp.server.onclose = () => void closedAt.set(mcp, Date.now());
       return mcp;
     },
   });
@@ -42,7 +39,7 @@ for (const wire of ['mcp', 'sse'] as const) {
     assert.equal(servers.length, before + 1);
     const first = servers.at(-1)!;
 
-    await waitFor(() => closed.has(first), 5_000, 'the idle server to be dropped');
+    await waitFor(() => closedAt.has(first), 5_000, 'the idle server to be dropped');
     assert.equal(server.handler.sessions.sessions.size >= 1, true, 'the session itself lives on');
 
     // A change while asleep still reaches the subscribed session: subscriptions are session data.
@@ -71,6 +68,6 @@ test('a session with a request in flight does not hibernate, and its idle clock 
   const mine = servers.at(-1)!;
   await new Promise((done) => setTimeout(done, 600));
   // It may sleep now, but not before it has been idle for hibernateAfterMs (300) after the answer.
-  if (closed.has(mine)) assert.ok(closedAt.get(mine)! - answered >= 250, `slept ${closedAt.get(mine)! - answered} ms after its answer`);
+  if (closedAt.has(mine)) assert.ok(closedAt.get(mine)! - answered >= 250, `slept ${closedAt.get(mine)! - answered} ms after its answer`);
   await client.close();
 });
