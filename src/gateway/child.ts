@@ -150,11 +150,21 @@ export class StdioChild {
     // One message always fits when nothing is queued, so a large request is slow, never impossible.
     if (account.queued > 0 && account.queued + bytes > account.limit) return 'full';
     account.queued += bytes;
+    // Messages handed over in one turn of the event loop go to the child in one write: fewer
+    // wake-ups and reads for the child, fewer syscalls for the gateway.
+    if (!this.stdin.writableCorked) {
+      this.stdin.cork();
+      setImmediate(this.uncork);
+    }
     this.stdin.write(line + '\n', () => {
       account.queued -= bytes;
     });
     return 'ok';
   }
+
+  private readonly uncork = (): void => {
+    this.stdin.uncork();
+  };
 
   /** SIGTERM to the group (and EOF on stdin), SIGKILL after the grace period; resolves on exit. */
   stop(): Promise<ExitInfo> {
