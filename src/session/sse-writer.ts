@@ -38,6 +38,8 @@ const SSE_HEADERS: readonly string[] = [
 export class SseConnections {
   readonly open = new Set<SseConnection>();
   private timer: NodeJS.Timeout | undefined;
+  /** Connections holding events written in this turn; each is here at most once. */
+  private unflushed: SseConnection[] = [];
 
   constructor(
     readonly limits: SseLimits,
@@ -59,11 +61,28 @@ export class SseConnections {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+
+  /** `conn` has its first unsent event of this turn: one flush for every such connection, on the next tick. */
+  flushSoon(conn: SseConnection): void {
+    if (this.unflushed.push(conn) === 1) process.nextTick(this.flushAll);
+  }
+
+  private readonly flushAll = (): void => {
+    const conns = this.unflushed;
+    this.unflushed = [];
+    for (const conn of conns) conn.flush();
+  };
 }
 
 export class SseConnection implements StreamSink {
   closed = false;
   onClosed?: () => void;
+  /**
+   * Events written in this turn, sent as one chunk on the next tick: a burst of events costs one
+   * `res.write` (one chunk header, one buffer) instead of one each. Node would send them in one
+   * syscall anyway (it corks the socket until the next tick), so nothing arrives later than before.
+   */
+  private unsent = '';
   /** Something was written since the last keepalive tick (cheaper than a clock read per write). */
   private wrote = false;
   /** Set while bytes stay queued across ticks without draining: the client stopped reading. */
@@ -116,18 +135,25 @@ export class SseConnection implements StreamSink {
 
   finish(): void {
     if (this.closed) return;
-    this.res.end();
+    this.res.end(this.takeUnsent());
     this.cleanup();
   }
 
   close(retryMs?: number): void {
     if (this.closed) return;
     if (retryMs !== undefined) {
-      this.res.end(`retry: ${retryMs}\n\n`);
+      this.res.end(`${this.takeUnsent()}retry: ${retryMs}\n\n`);
     } else {
       this.res.destroy();
     }
     this.cleanup();
+  }
+
+  /** Hands this turn's events to the response (the registry calls it on the next tick). */
+  flush(): void {
+    if (this.closed || this.unsent === '') return;
+    this.res.write(this.takeUnsent());
+    if (this.res.writableLength > this.registry.limits.maxBufferedBytes) this.evict();
   }
 
   onTick(now: number, keepAliveMs: number): void {
@@ -154,13 +180,23 @@ export class SseConnection implements StreamSink {
 
   private send(chunk: string): void {
     if (this.closed) return;
-    this.res.write(chunk);
+    if (this.unsent === '') this.registry.flushSoon(this);
+    this.unsent += chunk;
     this.wrote = true;
-    if (this.res.writableLength > this.registry.limits.maxBufferedBytes) {
-      // A client that does not read must not make the process grow; it can resume from the log.
-      this.registry.stats.slowClientsEvicted++;
-      this.close();
-    }
+    // Characters, not bytes, for what is not yet handed over: the bound is a guard, not an exact budget.
+    if (this.res.writableLength + this.unsent.length > this.registry.limits.maxBufferedBytes) this.evict();
+  }
+
+  private takeUnsent(): string {
+    const chunk = this.unsent;
+    this.unsent = '';
+    return chunk;
+  }
+
+  /** A client that does not read must not make the process grow; it can resume from the log. */
+  private evict(): void {
+    this.registry.stats.slowClientsEvicted++;
+    this.close();
   }
 
   private closedByPeer(): void {
@@ -170,6 +206,8 @@ export class SseConnection implements StreamSink {
 
   private cleanup(): void {
     this.closed = true;
+    // Whatever was not handed over goes with the connection: the log has it, and a client resumes from there.
+    this.unsent = '';
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.registry.open.delete(this);
     this.registry.stats.streamsClosed++;
