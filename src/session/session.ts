@@ -354,14 +354,14 @@ export class Session {
   /** Drops finished POST streams past the retention count or age. */
   private pruneFinished(): void {
     const q = this.finishedQueue;
+    if (q.length === 0) return;
     const oldest = Date.now() - this.deps.finishedStreamTtlMs;
-    let drop = 0;
-    while (drop < q.length && (q.length - drop > this.deps.retainFinishedStreams || q[drop]!.finishedAt < oldest)) {
-      const s = q[drop++]!;
+    // shift(), not splice(): a busy session drops one stream per request, and shift allocates nothing.
+    while (q.length > 0 && (q.length > this.deps.retainFinishedStreams || q[0]!.finishedAt < oldest)) {
+      const s = q.shift()!;
       if (this.streams.get(s.tag) === s) this.streams.delete(s.tag);
       void s.log.drop();
     }
-    if (drop > 0) q.splice(0, drop);
   }
 
   protected standalone(tag: string): OutStream {
