@@ -299,11 +299,8 @@ export class ModernHttpClientTransport implements Transport {
 
   private async readAnswerStream(res: Response, m: Msg, translate: boolean, f: InFlight, clientId: RequestId, wireId: RequestId, signal: AbortSignal): Promise<void> {
     let answer: Msg | undefined;
-    const end = await readSse(res.body!, {
+    const end = await readSse(res.body!, this.o, {
       signal,
-      idleTimeoutMs: this.o.idleTimeoutMs,
-      maxEventBytes: this.o.maxMessageBytes,
-      backpressure: this.o.backpressure,
       onRetry: () => {},
       onEvent: (e) => {
         for (const x of parseMessages(e.data).messages as Msg[]) {
@@ -461,10 +458,9 @@ export class ModernHttpClientTransport implements Transport {
   private async firstResponse(res: Response, id: RequestId): Promise<Msg | undefined> {
     let found: Msg | undefined;
     const ctl = new AbortController();
-    await readSse(res.body!, {
+    // Not paused by the consumer's backpressure: this read (discovery) hands the consumer nothing.
+    await readSse(res.body!, { ...this.o, backpressure: undefined }, {
       signal: AbortSignal.any([ctl.signal, this.closing.signal]),
-      idleTimeoutMs: this.o.idleTimeoutMs,
-      maxEventBytes: this.o.maxMessageBytes,
       onRetry: () => {},
       onEvent: (e) => {
         for (const x of parseMessages(e.data).messages as Msg[]) {
@@ -532,11 +528,8 @@ export class ModernHttpClientTransport implements Transport {
           failures++;
           continue;
         }
-        const end = await readSse(res.body!, {
+        const end = await readSse(res.body!, this.o, {
           signal: AbortSignal.any([signal, this.closing.signal]),
-          idleTimeoutMs: this.o.idleTimeoutMs,
-          maxEventBytes: this.o.maxMessageBytes,
-          backpressure: this.o.backpressure,
           onRetry: () => {},
           onEvent: (e) => {
             for (const x of parseMessages(e.data).messages as Msg[]) {

@@ -2,13 +2,19 @@
 // a bound on the size of one event, and a pause while the consumer is behind.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
+/** The client options every read applies: the transports pass their resolved options as they are. */
+export interface SseReadLimits {
+  /** No byte for this long (0: never) ends the read ('idle'). */
+  idleTimeoutMs: number;
+  /** The largest event taken; a larger one ends the read with OversizedEvent. */
+  maxMessageBytes: number;
+  /** While its promise is pending, reading pauses. */
+  backpressure?: (() => Promise<void> | undefined) | undefined;
+}
+
 export interface SseReadOptions {
   /** Aborting it ends the read ('aborted'). */
   signal: AbortSignal;
-  /** No byte for this long (0: never) ends the read ('idle'). */
-  idleTimeoutMs: number;
-  maxEventBytes: number;
-  backpressure?: (() => Promise<void> | undefined) | undefined;
   onEvent(event: EventSourceMessage): void;
   onRetry(ms: number): void;
 }
@@ -28,7 +34,7 @@ export class OversizedEvent extends Error {
 /** Why a read ended: the server closed it, the watchdog, our abort, or a failure. */
 export type SseEnd = 'eof' | 'idle' | 'aborted' | Error;
 
-export async function readSse(body: ReadableStream<Uint8Array>, o: SseReadOptions): Promise<SseEnd> {
+export async function readSse(body: ReadableStream<Uint8Array>, limits: SseReadLimits, o: SseReadOptions): Promise<SseEnd> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let idle = false;
@@ -38,8 +44,8 @@ export async function readSse(body: ReadableStream<Uint8Array>, o: SseReadOption
     onEvent: (e) => {
       if (failure) return;
       // The parser bounds what it buffers; an event that arrived whole is measured here.
-      if (e.data.length > o.maxEventBytes) {
-        failure = new OversizedEvent(o.maxEventBytes, e.id);
+      if (e.data.length > limits.maxMessageBytes) {
+        failure = new OversizedEvent(limits.maxMessageBytes, e.id);
         stop();
         return;
       }
@@ -49,21 +55,21 @@ export async function readSse(body: ReadableStream<Uint8Array>, o: SseReadOption
     onError: (err) => {
       // Unknown fields are ignored, as the SSE standard says; an oversized event is not.
       if (err.type === 'max-buffer-size-exceeded') {
-        failure = new OversizedEvent(o.maxEventBytes);
+        failure = new OversizedEvent(limits.maxMessageBytes);
         stop();
       }
     },
-    maxBufferSize: o.maxEventBytes,
+    maxBufferSize: limits.maxMessageBytes,
   });
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
-    if (o.idleTimeoutMs <= 0) return;
+    if (limits.idleTimeoutMs <= 0) return;
     if (timer) timer.refresh();
     else
       timer = setTimeout(() => {
         idle = true;
         stop();
-      }, o.idleTimeoutMs);
+      }, limits.idleTimeoutMs);
   };
   const disarm = () => {
     clearTimeout(timer);
@@ -74,7 +80,7 @@ export async function readSse(body: ReadableStream<Uint8Array>, o: SseReadOption
     if (o.signal.aborted) return 'aborted';
     arm();
     for (;;) {
-      const wait = o.backpressure?.();
+      const wait = limits.backpressure?.();
       if (wait) {
         disarm();
         await wait;

@@ -277,11 +277,8 @@ export class SseClientTransport implements Transport {
   }
 
   private read(res: Response, signal: AbortSignal, onEndpoint: () => void): Promise<SseEnd> {
-    return readSse(res.body!, {
+    return readSse(res.body!, this.o, {
       signal: AbortSignal.any([this.closing.signal, signal]),
-      idleTimeoutMs: this.o.idleTimeoutMs,
-      maxEventBytes: this.o.maxMessageBytes,
-      backpressure: this.o.backpressure,
       onRetry: (ms) => (this.retryMs = ms),
       onEvent: (e) => {
         if (e.event === 'endpoint') {

@@ -426,11 +426,8 @@ export class StreamableHttpClientTransport implements Transport {
     signal?: AbortSignal,
   ): Promise<SseEnd> {
     if (!res.body) return Promise.resolve('eof');
-    return readSse(res.body, {
+    return readSse(res.body, this.o, {
       signal: signal ? AbortSignal.any([this.closing.signal, signal]) : this.closing.signal,
-      idleTimeoutMs: this.o.idleTimeoutMs,
-      maxEventBytes: this.o.maxMessageBytes,
-      backpressure: this.o.backpressure,
       onEvent: (e) => {
         if (e.event === undefined || e.event === 'message') onEvent(e);
       },
