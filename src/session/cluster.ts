@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { InboundExtra } from '../backend/types.js';
 import type { ParsedMessage } from '../jsonrpc.js';
-import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INBOX_DONE, INGRESS, RECORD, RELEASE } from '../store/redis-scripts.js';
+import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INBOX_DONE, INGRESS, RECORD, RELEASE, TOUCH } from '../store/redis-scripts.js';
 import type { RedisPort } from '../store/redis-port.js';
 import { INITIAL_CURSOR, parseEntries, RedisEventStore, RedisKeys, requestKey, type Entry, type RedisLogSettings } from '../store/redis.js';
 import type { ChangeEvent } from '../store/types.js';
@@ -101,15 +101,45 @@ export class Cluster {
   }
 
   private ticks = 0;
+  private touchedAt = 0;
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
       await this.renewLease();
+      // Four times per TTL: sessions whose streams are held here stay alive without messages.
+      const now = Date.now();
+      if (now - this.touchedAt >= this.settings.ttlMs / 4) {
+        this.touchedAt = now;
+        void this.touchHeld(now).catch(() => {});
+      }
       // Every lease period: sessions whose streams are held here but whose owner's lease is gone.
       if (++this.ticks % 3 === 0) await this.checkOwners();
     } catch {
       // Redis is down: the port reports it; leases of every instance lapse alike.
     }
+  }
+
+  /**
+   * A listener may send nothing for longer than the idle timeout: its held stream is what keeps the
+   * session in use, wherever the stream is held (the owner's sweeper reads the activity stamped here).
+   */
+  private async touchHeld(now: number): Promise<void> {
+    const k = this.keys;
+    const ttl = String(this.settings.ttlMs);
+    const uris = new Set<string>();
+    await Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        const tags = s.ended ? [] : s.heldTags();
+        if (tags.length === 0) return;
+        const keys = [k.session(s.id), k.inbox(s.id), k.streamsMeta(s.id), k.finished(s.id), k.index()];
+        const subscribed = await this.port.script<string | null>(TOUCH, keys, [s.id, String(now), ttl, k.streamPrefix(s.id), ...tags]).catch(() => null);
+        if (subscribed) for (const uri of JSON.parse(subscribed) as string[]) uris.add(uri);
+      }),
+    );
+    // A listener's subscriptions live as long as it does (each set is shared by its URI's subscribers),
+    // and the index of live sessions (list_changed goes to its members) as long as any instance does.
+    const shared = [...[...uris].map((uri) => k.subscriptionPrefix() + sha1(uri)), k.index()];
+    await Promise.all(shared.map((key) => this.port.command(['PEXPIRE', key, ttl]).catch(() => {})));
   }
 
   private async checkOwners(): Promise<void> {

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { ErrorCode, messageKind, type ParsedMessage, type RequestId } from '../jsonrpc.js';
 import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
-import { compareIds, INITIAL_CURSOR, requestIdOfKey, requestKey } from '../store/redis.js';
+import { compareIds, INITIAL_CURSOR, RedisStreamLog, requestIdOfKey, requestKey } from '../store/redis.js';
 import type { ReadResult } from '../store/types.js';
 import type { Cluster, SessionRecord } from './cluster.js';
 import { LEGACY_TAG } from './event-id.js';
@@ -279,11 +279,18 @@ export class ClusteredSession extends Session {
   }
 
   /**
-   * An append's reply can come back after a connection attached and replayed the log, which read the
-   * event already (the replay's reply is later in the pipeline but its continuation is shorter).
+   * An event this owner just logged. A POST's stream has one writer (its owner), so its event goes out
+   * unless a replay of the log sent it already (an append's reply can come back after a connection
+   * attached and read the log). The GET and legacy streams also take changes appended by any instance:
+   * there the event follows the chain like a doorbell's, so one appended in between is never skipped.
    */
-  protected override replayedAlready(stream: OutStream, cursor: string): boolean {
-    return compareIds(cursor, stream.delivered) <= 0;
+  protected override writeLogged(stream: OutStream, cursor: string, data: string, isResponse: boolean): void {
+    const prev = stream.log instanceof RedisStreamLog ? stream.log.takePrev(cursor) : undefined;
+    if (prev === undefined || stream.tag.startsWith('r.')) {
+      if (compareIds(cursor, stream.delivered) > 0) super.writeLogged(stream, cursor, data, isResponse);
+      return;
+    }
+    this.chained(stream, { id: cursor, prev, fin: false, data });
   }
 
   override hibernate(): boolean {
@@ -361,7 +368,7 @@ export class ClusteredSession extends Session {
     }
     const stream = s;
     this.displace(stream);
-    this.buffered.set(tag, []);
+    const release = this.holdEvents(tag);
     try {
       const info = await this.cluster.attach(this.id, this.principal, tag);
       if (info === 'gone') {
@@ -383,8 +390,20 @@ export class ClusteredSession extends Session {
       }
       return outcome;
     } finally {
-      this.buffered.delete(tag);
+      release();
     }
+  }
+
+  /**
+   * Holds the events rung for `tag` while its log is read. The release ends this hold only: applying
+   * what was held can start another read (a gap), whose own hold must last until that read is done.
+   */
+  private holdEvents(tag: string): () => void {
+    const held: RemoteEvent[] = [];
+    this.buffered.set(tag, held);
+    return () => {
+      if (this.buffered.get(tag) === held) this.buffered.delete(tag);
+    };
   }
 
   private requestStreamOrStandalone(tag: string): OutStream {
@@ -393,14 +412,20 @@ export class ClusteredSession extends Session {
 
   /** A doorbell: an event of a stream this instance may hold (prev '' when only the log has its data). */
   remoteEvent(tag: string, id: string, prev: string, fin: boolean, data: string): void {
-    const waiting = this.buffered.get(tag);
+    const stream = this.streams.get(tag);
+    if (stream) this.chained(stream, { id, prev, fin, data });
+    else this.buffered.get(tag)?.push({ id, prev, fin, data });
+  }
+
+  /** An event for a held stream, in its chain: after a re-read of the log if one is under way. */
+  private chained(stream: OutStream, e: RemoteEvent): void {
+    const waiting = this.buffered.get(stream.tag);
     if (waiting) {
-      waiting.push({ id, prev, fin, data });
+      waiting.push(e);
       return;
     }
-    const stream = this.streams.get(tag);
-    if (!stream?.sink || stream.sink.closed) return;
-    this.applyEvent(stream, { id, prev, fin, data });
+    if (!stream.sink || stream.sink.closed) return;
+    this.applyEvent(stream, e);
   }
 
   private applyBuffered(stream: OutStream): void {
@@ -425,7 +450,7 @@ export class ClusteredSession extends Session {
   /** A gap in the chain (a missed doorbell): re-read the log from what this connection has. */
   private async catchUp(stream: OutStream): Promise<void> {
     if (this.buffered.has(stream.tag)) return;
-    this.buffered.set(stream.tag, []);
+    const release = this.holdEvents(stream.tag);
     try {
       const r = (await stream.log.readAfter(stream.delivered)) as ReadResult & { finished?: boolean };
       const sink = stream.sink;
@@ -440,7 +465,7 @@ export class ClusteredSession extends Session {
     } catch {
       // Redis is away: the next doorbell or the reconnect catch-up tries again.
     } finally {
-      this.buffered.delete(stream.tag);
+      release();
     }
   }
 

@@ -91,9 +91,14 @@ export class Session {
   }
 
   get attachedStreams(): number {
-    let n = 0;
-    for (const s of this.streams.values()) if (s.sink && !s.sink.closed) n++;
-    return n;
+    return this.heldTags().length;
+  }
+
+  /** The tags of the streams a connection holds right now. */
+  heldTags(): string[] {
+    const tags: string[] = [];
+    for (const s of this.streams.values()) if (s.sink && !s.sink.closed) tags.push(s.tag);
+    return tags;
   }
 
   hasPending(id: RequestId): boolean {
@@ -298,11 +303,7 @@ export class Session {
   }
 
   protected logged(stream: OutStream, cursor: string, data: string, responseId: RequestId | undefined, result: unknown): void {
-    const sink = stream.sink;
-    if (sink && !sink.closed && !this.replayedAlready(stream, cursor)) {
-      sink.write(this.eventId(stream.tag, cursor), data, responseId !== undefined);
-      stream.delivered = cursor;
-    }
+    this.writeLogged(stream, cursor, data, responseId !== undefined);
     if (responseId === undefined) return;
     // Idle counts answers too: a long request's answer restarts the idle and sleep clocks.
     this.lastActive = Date.now();
@@ -316,9 +317,12 @@ export class Session {
     if (stream.tag.startsWith('r.') && --stream.pending === 0) this.finish(stream);
   }
 
-  /** Whether a connection got this event from a replay of the log already (never here: appends are synchronous). */
-  protected replayedAlready(_stream: OutStream, _cursor: string): boolean {
-    return false;
+  /** Writes an event just logged to the connection holding its stream, if one does. */
+  protected writeLogged(stream: OutStream, cursor: string, data: string, isResponse: boolean): void {
+    const sink = stream.sink;
+    if (!sink || sink.closed) return;
+    sink.write(this.eventId(stream.tag, cursor), data, isResponse);
+    stream.delivered = cursor;
   }
 
   protected record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {

@@ -107,7 +107,9 @@ else
 end
 if ARGV[11] ~= '' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11]) end
 local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
-if holder ~= '' and holder ~= ARGV[2] then
+-- An unfenced append (a change, from any instance) rings the holder even when it is the caller: nothing else
+-- delivers it there.
+if holder ~= '' and (holder ~= ARGV[2] or ARGV[3] == '') then
   if #ARGV[5] <= ${DOORBELL_MAX_BYTES} then
     redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. ARGV[5])
   else
@@ -210,6 +212,23 @@ redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[5])
 redis.call('ZREM', KEYS[4], ARGV[1])
 for iid, _ in pairs(rung) do redis.call('PUBLISH', ARGV[4] .. iid, 'end|' .. ARGV[1]) end
 return 1
+`;
+
+/**
+ * A session whose streams are held on an instance is in use, messages or not (as in one process, where
+ * an attached stream keeps a session from expiring): its last activity and its keys' TTLs are renewed,
+ * with the logs of the held streams. KEYS: H IN OM OF IX · ARGV: sid now ttl streamPrefix, then the held tags.
+ * Returns the session's subscriptions (JSON, '' for none), whose sets the caller renews (they are not
+ * in the session's hash slot), or nil when the session no longer exists.
+ */
+export const TOUCH = `
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st or st == 'del' then return false end
+redis.call('HSET', KEYS[1], 'la', ARGV[2])
+for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}) do redis.call('PEXPIRE', k, ARGV[3]) end
+for i = 5, #ARGV do redis.call('PEXPIRE', ARGV[4] .. ARGV[i], ARGV[3]) end
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) -- back in the index if the index itself had expired
+return redis.call('HGET', KEYS[1], 'sb') or ''
 `;
 
 /** The owner records what another instance needs to rebuild the session. KEYS: H · ARGV: me epoch field value … */

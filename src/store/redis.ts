@@ -82,11 +82,17 @@ export interface RedisLogSettings {
 /** Who may append to a session's logs: this instance, at its epoch of ownership ('' = unfenced). */
 export type Fence = (sessionId: string) => { me: string; epoch: string };
 
+/** An appended event's id, and the id before it in its log (whoever appended that one). */
+export interface Appended {
+  id: string;
+  prev: string;
+}
+
 interface Waiting {
   args: Array<string | number>;
   keys: string[];
   deadline: number;
-  resolve: (id: string) => void;
+  resolve: (appended: Appended) => void;
   reject: (err: Error) => void;
 }
 
@@ -110,7 +116,7 @@ export class RedisEventStore {
    * `answers` names the legacy request this message answers (its in-flight mark goes); `unfenced`
    * appends without being the owner (change notifications from any instance).
    */
-  append(sid: string, tag: string, data: string, last: boolean, answers = '', unfenced = false): Promise<string> {
+  append(sid: string, tag: string, data: string, last: boolean, answers = '', unfenced = false): Promise<Appended> {
     const f = this.fence(sid);
     const keys = [this.keys.session(sid), this.keys.stream(sid, tag), this.keys.streamsMeta(sid), this.keys.finished(sid)];
     const s = this.settings;
@@ -122,18 +128,18 @@ export class RedisEventStore {
     });
   }
 
-  private async run(keys: string[], args: Array<string | number>): Promise<string> {
+  private async run(keys: string[], args: Array<string | number>): Promise<Appended> {
     const r = await this.port.script<string[]>(APPEND, keys, args);
     if (r[0] === 'fenced') {
       this.onFenced(String(args[0]));
       throw new FencedError();
     }
     if (r[0] === 'gone') throw new SessionGoneError();
-    return r[0]!;
+    return { id: r[0]!, prev: r[1]! };
   }
 
   /** Redis is away: the append waits, in order behind the others, for at most maxOutageMs. */
-  private wait(keys: string[], args: Array<string | number>): Promise<string> {
+  private wait(keys: string[], args: Array<string | number>): Promise<Appended> {
     const backlog = (this.backlog ??= []);
     if (backlog.length >= this.settings.maxBacklog) {
       return Promise.reject(new StoreUnavailableError('too many messages are waiting for Redis'));
@@ -193,6 +199,8 @@ export class RedisEventStore {
 
 export class RedisStreamLog implements StreamLog {
   readonly initialCursor = INITIAL_CURSOR;
+  /** The predecessor of each event appended here whose delivery has not yet looked at it (see takePrev). */
+  private readonly prevs = new Map<string, string>();
 
   constructor(
     private readonly store: RedisEventStore,
@@ -202,7 +210,20 @@ export class RedisStreamLog implements StreamLog {
 
   append(data: string, last: boolean, responseId?: string | number): Promise<string> {
     const answers = responseId !== undefined && this.tag === 'l' ? requestKey(responseId) : '';
-    return this.store.append(this.sid, this.tag, data, last, answers);
+    return this.store.append(this.sid, this.tag, data, last, answers).then((a) => {
+      this.prevs.set(a.id, a.prev);
+      return a.id;
+    });
+  }
+
+  /**
+   * The id before `id` in the log, once, for the event just appended: when it is not what the stream's
+   * connection has, another instance appended in between (a change fanned out) and the log is re-read.
+   */
+  takePrev(id: string): string | undefined {
+    const prev = this.prevs.get(id);
+    this.prevs.delete(id);
+    return prev;
   }
 
   readAfter(cursor: string): Promise<ReadResult & { finished?: boolean }> {

@@ -2,45 +2,23 @@
 // engine: no stickiness, kill -9 of stream holders and owners, a Redis restart, hibernation across
 // instances, and keys that never outlive their sessions.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { STREAMABLE_HEADERS, connectClient, rawSession, readEvents, waitFor } from '../helpers.js';
 import { Tally, pump } from '../sse-tally.js';
+import { spawnInstance as spawnOne, type Instance } from './instance-process.js';
 import { startRedis, type RedisServer } from './redis.js';
 import { startRoundRobin, type RoundRobinProxy } from './rr-proxy.js';
 
 const PREFIX = 'cl:';
 const LEASE_MS = 1500;
 
-interface Instance {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  id: string;
-  dead: boolean;
-}
-
 let redis: RedisServer;
 let proxy: RoundRobinProxy;
 const instances: Instance[] = [];
 
 async function spawnInstance(env: Record<string, string> = {}): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/scale-out/instance.ts'], {
-    env: { ...process.env, REDIS_URL: redis.url, PREFIX, LEASE_MS: String(LEASE_MS), HIBERNATE_MS: '700', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]!);
-    });
-    child.once('exit', (code) => reject(new Error(`instance exited ${code}`)));
-  });
-  const [, url, id] = line.split(' ') as [string, string, string];
-  const instance = { child, url, port: Number(new URL(url).port), id, dead: false };
-  child.once('exit', () => (instance.dead = true));
+  const instance = await spawnOne({ REDIS_URL: redis.url, PREFIX, LEASE_MS: String(LEASE_MS), HIBERNATE_MS: '700', ...env });
   instances.push(instance);
   return instance;
 }

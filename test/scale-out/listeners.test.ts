@@ -1,0 +1,103 @@
+// A client that only listens may send nothing for longer than the idle timeout. As in one process,
+// its held GET stream keeps the session in use, on whichever instance the stream is held (the owner's
+// or another); once it lets go, the session idles out as usual.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { STREAMABLE_HEADERS, rawSession, readEvents, sleep } from '../helpers.js';
+import { spawnInstance, type Instance } from './instance-process.js';
+import { startRedis, type RedisServer } from './redis.js';
+
+const PREFIX = 'ls:';
+const IDLE_MS = 1_200;
+const URI = 'test://watched-resource';
+
+let redis: RedisServer;
+let owner: Instance;
+let other: Instance;
+
+before(async () => {
+  redis = await startRedis();
+  const env = { REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '1500' };
+  [owner, other] = await Promise.all([spawnInstance(env), spawnInstance(env)]);
+});
+after(async () => {
+  for (const i of [owner, other]) i.child.kill('SIGKILL');
+  await redis.close();
+});
+
+const headers = (sid: string) => ({ ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' });
+const rpc = (at: Instance, sid: string, id: number, method: string, params: Record<string, unknown>) =>
+  fetch(`${at.url}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) });
+const exists = async (sid: string) => Number(await redis.command('EXISTS', `${PREFIX}{${sid}}`)) === 1;
+
+test('a listener that sends nothing for 4× the idle timeout keeps its session, on the owner or another instance', async () => {
+  // Both sessions are created on `owner`; one listens there, the other on the instance that does not own it.
+  const listeners = [
+    { sid: await rawSession(owner.url), at: owner },
+    { sid: await rawSession(owner.url), at: other },
+  ];
+  const streams = [];
+  for (const l of listeners) {
+    await (await rpc(owner, l.sid, 1, 'resources/subscribe', { uri: URI })).text();
+    const res = await fetch(`${l.at.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': l.sid } });
+    assert.equal(res.status, 200);
+    streams.push(res);
+  }
+  await sleep(4 * IDLE_MS);
+  for (const l of listeners) assert.ok(await exists(l.sid), 'the session is still in Redis');
+  // A change reaches both held streams, and both sessions still take requests.
+  const publisher = await rawSession(other.url);
+  await (await rpc(other, publisher, 1, 'tools/call', { name: 'publish_update', arguments: { uri: URI } })).text();
+  for (const res of streams) {
+    const events = await readEvents(res, (e) => e.data.includes('notifications/resources/updated'), 5_000);
+    assert.ok(events.some((e) => e.data.includes(URI)), 'the update reached the held stream');
+  }
+  for (const l of listeners) {
+    const res = await rpc(l.at, l.sid, 2, 'tools/call', { name: 'echo', arguments: { text: 'still here' } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /still here/);
+  }
+  // The streams are gone now (readEvents cancelled them): nothing holds the sessions, and they idle out.
+  const deadline = Date.now() + 8 * IDLE_MS;
+  for (const l of listeners) {
+    while ((await exists(l.sid)) && Date.now() < deadline) await sleep(50);
+    assert.equal(await exists(l.sid), false, 'the session idled out once nothing held it');
+  }
+});
+
+test('changes fanned out from another instance and the owner’s own notifications interleave on one stream: none is skipped', async () => {
+  const sid = await rawSession(owner.url);
+  await (await rpc(owner, sid, 1, 'resources/subscribe', { uri: URI })).text();
+  const stream = await fetch(`${owner.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid } });
+  assert.equal(stream.status, 200);
+  const publisher = await rawSession(other.url);
+  const ROUNDS = 80;
+  const received = readEvents(stream, (_e, all) => all.filter((e) => e.data !== '').length >= 2 * ROUNDS, 30_000);
+  let next = 0;
+  // Each round: a change appended by `other` to the stream, and a notification of the session's own server
+  // appended by its owner, racing each other through Redis.
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      while (next < ROUNDS) {
+        const k = next++;
+        await Promise.all([
+          rpc(other, publisher, 100 + k, 'tools/call', { name: 'publish_update', arguments: { uri: URI } }).then((r) => r.text()),
+          rpc(owner, sid, 100 + k, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} }).then((r) => r.text()),
+        ]);
+      }
+    }),
+  );
+  const events = (await received).filter((e) => e.data !== '');
+  const count = (method: string) => events.filter((e) => e.data.includes(method)).length;
+  assert.equal(count('notifications/resources/updated'), ROUNDS, 'every change reached the live stream');
+  assert.equal(count('notifications/tools/list_changed'), ROUNDS, 'every notification of the owner reached it');
+  const ids = events.map((e) => e.id!.slice(e.id!.lastIndexOf('.') + 1));
+  assert.deepEqual(ids, [...ids].sort(compareStreamIds), 'in log order');
+  assert.equal(new Set(ids).size, ids.length, 'none twice');
+});
+
+function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}
