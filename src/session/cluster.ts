@@ -308,11 +308,14 @@ export class Cluster {
       targets = await this.port.command<string[]>(['SMEMBERS', this.keys.subscriptionPrefix() + sha1(event.uri)]);
     } else {
       const sids = await this.port.command<string[]>(['ZRANGE', this.keys.index(), '0', '-1']);
-      const wires = await Promise.all(sids.map((sid) => this.port.command<string | null>(['HMGET', this.keys.session(sid), 'w', 'pv'])));
+      const wires = await Promise.all(sids.map((sid) => this.port.command<Array<string | null>>(['HMGET', this.keys.session(sid), 'w', 'pv'])));
       targets = sids.flatMap((sid, i) => {
-        const [wire, pv] = (wires[i] as unknown as Array<string | null>) ?? [];
+        const [wire, pv] = wires[i] ?? [];
         return wire && pv ? [`${sid}|${wire === 'legacy' ? 'l' : 'g'}`] : [];
       });
+      // Sessions whose keys expired (their owner died and nobody touched them since) leave the index here.
+      const gone = sids.filter((_sid, i) => !wires[i]?.[0]);
+      if (gone.length > 0) await this.port.command(['ZREM', this.keys.index(), ...gone]);
     }
     await Promise.all(
       targets.map((t) => {

@@ -13,6 +13,10 @@ const createServer = () => {
     await server!.handler.notifyResourceUpdated(uri);
     return { content: [{ type: 'text' as const, text: `published ${uri}` }] };
   });
+  mcp.registerTool('publish_list_change', { description: 'Announces that the resource list changed', inputSchema: {} }, async () => {
+    await server!.handler.notifyListChanged('resources');
+    return { content: [{ type: 'text' as const, text: 'published' }] };
+  });
   // Which of this server object's calls this one is: the order in which the owner delivered them.
   let calls = 0;
   mcp.registerTool('seq', { description: 'Its position among this server object\'s seq calls', inputSchema: { text: z.string() } }, async ({ text }) => ({

@@ -96,6 +96,21 @@ test('changes fanned out from another instance and the owner’s own notificatio
   assert.equal(new Set(ids).size, ids.length, 'none twice');
 });
 
+test('a session whose owner died and whose keys expired leaves the index of live sessions at the next list change', async () => {
+  const doomed = await spawnInstance({ REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '1500' });
+  const orphan = await rawSession(doomed.url);
+  doomed.child.kill('SIGKILL');
+  const indexed = async () => (await redis.command('ZSCORE', `${PREFIX}ss`, orphan)) !== null;
+  assert.ok(await indexed(), 'indexed while it lived');
+  const deadline = Date.now() + 10 * IDLE_MS;
+  while ((await exists(orphan)) && Date.now() < deadline) await sleep(50);
+  assert.equal(await exists(orphan), false, 'its keys expired');
+  assert.ok(await indexed(), 'still indexed: nobody ended it');
+  const publisher = await rawSession(owner.url);
+  await (await rpc(owner, publisher, 1, 'tools/call', { name: 'publish_list_change', arguments: {} })).text();
+  assert.equal(await indexed(), false);
+});
+
 function compareStreamIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(Number) as [number, number];
   const [bm, bs] = b.split('-').map(Number) as [number, number];
