@@ -443,7 +443,9 @@ export class Session {
     if (resuming) this.deps.stats.replays++;
     this.deps.stats.eventsReplayed += r.events.length;
     for (const e of r.events) conn.write(this.eventId(stream.tag, e.cursor), e.data);
-    if (r.events.length > 0) stream.delivered = r.events[r.events.length - 1]!.cursor;
+    // The connection has everything up to `after` and what was replayed: an event's predecessor is
+    // checked against this (with several instances), so it must not lag behind what the client has.
+    stream.delivered = r.events.length > 0 ? r.events[r.events.length - 1]!.cursor : after;
     if (stream.finished) {
       conn.finish();
     } else {

@@ -96,6 +96,26 @@ test('changes fanned out from another instance and the owner’s own notificatio
   assert.equal(new Set(ids).size, ids.length, 'none twice');
 });
 
+test('a listener that resumes on another instance with nothing left to replay gets only what comes next', async () => {
+  const sid = await rawSession(owner.url);
+  await (await rpc(owner, sid, 1, 'resources/subscribe', { uri: URI })).text();
+  const publisher = await rawSession(other.url);
+  const publish = async (id: number) => (await rpc(other, publisher, id, 'tools/call', { name: 'publish_update', arguments: { uri: URI } })).text();
+  const data = <T extends { data: string }>(events: T[]) => events.filter((e) => e.data !== '');
+  const first = await fetch(`${other.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid } });
+  await publish(1);
+  const [seen] = data(await readEvents(first, (e) => e.data !== ''));
+  assert.ok(seen?.id, 'the first change arrived');
+  // Resumed where it stopped, on the instance that owns the session (it never held this stream).
+  const resumed = await fetch(`${owner.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, 'Last-Event-ID': seen.id } });
+  assert.equal(resumed.status, 200);
+  await sleep(200);
+  await publish(2);
+  const after = data(await readEvents(resumed, (_e, all) => data(all).length >= 2, 1_500));
+  assert.equal(after.length, 1, `only the second change: ${after.map((e) => e.id).join(', ')}`);
+  assert.notEqual(after[0]!.id, seen.id);
+});
+
 test('a session whose owner died and whose keys expired leaves the index of live sessions at the next list change', async () => {
   const doomed = await spawnInstance({ REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '1500' });
   const orphan = await rawSession(doomed.url);
