@@ -8,7 +8,8 @@ import { spawnInstance, type Instance } from './instance-process.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 const PREFIX = 'ls:';
-const IDLE_MS = 1_200;
+// Short enough for a quick test, long enough that a heartbeat delayed by a busy machine still renews in time.
+const IDLE_MS = 2_000;
 const URI = 'test://watched-resource';
 
 let redis: RedisServer;
@@ -17,7 +18,7 @@ let other: Instance;
 
 before(async () => {
   redis = await startRedis();
-  const env = { REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '1500' };
+  const env = { REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '600' };
   [owner, other] = await Promise.all([spawnInstance(env), spawnInstance(env)]);
 });
 after(async () => {
@@ -117,7 +118,7 @@ test('a listener that resumes on another instance with nothing left to replay ge
 });
 
 test('a session whose owner died and whose keys expired leaves the index of live sessions at the next list change', async () => {
-  const doomed = await spawnInstance({ REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '1500' });
+  const doomed = await spawnInstance({ REDIS_URL: redis.url, PREFIX, SESSION_IDLE_MS: String(IDLE_MS), HIBERNATE_MS: '0', LEASE_MS: '600' });
   const orphan = await rawSession(doomed.url);
   doomed.child.kill('SIGKILL');
   const indexed = async () => (await redis.command('ZSCORE', `${PREFIX}ss`, orphan)) !== null;
