@@ -209,7 +209,6 @@ function sdkFloor(): { sessions: number; calls: number; usPerCall: number } {
   return JSON.parse(out.trim().split('\n').pop()!) as { sessions: number; calls: number; usPerCall: number };
 }
 
-/** Per configuration, the row that scores highest (rows that failed lose to any that did not). */
 function gitCommit(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
