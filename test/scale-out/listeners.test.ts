@@ -30,6 +30,11 @@ const headers = (sid: string) => ({ ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid
 const rpc = (at: Instance, sid: string, id: number, method: string, params: Record<string, unknown>) =>
   fetch(`${at.url}/mcp`, { method: 'POST', headers: headers(sid), body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) });
 const exists = async (sid: string) => Number(await redis.command('EXISTS', `${PREFIX}{${sid}}`)) === 1;
+/** Whether the session's hash is gone from Redis by `deadline` (polled). */
+const goneBy = async (sid: string, deadline: number) => {
+  while ((await exists(sid)) && Date.now() < deadline) await sleep(50);
+  return !(await exists(sid));
+};
 
 test('a listener that sends nothing for 4× the idle timeout keeps its session, on the owner or another instance', async () => {
   // Both sessions are created on `owner`; one listens there, the other on the instance that does not own it.
@@ -60,10 +65,7 @@ test('a listener that sends nothing for 4× the idle timeout keeps its session, 
   }
   // The streams are gone now (readEvents cancelled them): nothing holds the sessions, and they idle out.
   const deadline = Date.now() + 8 * IDLE_MS;
-  for (const l of listeners) {
-    while ((await exists(l.sid)) && Date.now() < deadline) await sleep(50);
-    assert.equal(await exists(l.sid), false, 'the session idled out once nothing held it');
-  }
+  for (const l of listeners) assert.ok(await goneBy(l.sid, deadline), 'the session idled out once nothing held it');
 });
 
 test('changes fanned out from another instance and the owner’s own notifications interleave on one stream: none is skipped', async () => {
@@ -123,9 +125,7 @@ test('a session whose owner died and whose keys expired leaves the index of live
   doomed.child.kill('SIGKILL');
   const indexed = async () => (await redis.command('ZSCORE', `${PREFIX}ss`, orphan)) !== null;
   assert.ok(await indexed(), 'indexed while it lived');
-  const deadline = Date.now() + 10 * IDLE_MS;
-  while ((await exists(orphan)) && Date.now() < deadline) await sleep(50);
-  assert.equal(await exists(orphan), false, 'its keys expired');
+  assert.ok(await goneBy(orphan, Date.now() + 10 * IDLE_MS), 'its keys expired');
   assert.ok(await indexed(), 'still indexed: nobody ended it');
   const publisher = await rawSession(owner.url);
   await (await rpc(owner, publisher, 1, 'tools/call', { name: 'publish_list_change', arguments: {} })).text();
