@@ -100,6 +100,14 @@ export async function readEvents(
   return events;
 }
 
+/** Every event of a response stream that must end by itself within `timeoutMs` (fails if it does not). */
+export async function readToEnd(res: Response, timeoutMs = 5_000): Promise<EventSourceMessage[]> {
+  const started = Date.now();
+  const events = await readEvents(res, () => false, timeoutMs);
+  if (Date.now() - started >= timeoutMs) throw new Error(`the stream was still open after ${timeoutMs} ms`);
+  return events;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `predicate` until true or the time is up. */

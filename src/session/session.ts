@@ -6,7 +6,7 @@ import type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext
 import { ErrorCode, type JSONRPCMessage, type ParsedMessage, type RequestId } from '../jsonrpc.js';
 import type { EventStore, ReadResult, StreamLog } from '../store/types.js';
 import { GET_TAG, LEGACY_TAG, formatEventId, requestTag } from './event-id.js';
-import type { SseConnection, StreamSink } from './sse-writer.js';
+import { STREAM_END, type SseConnection, type StreamSink } from './sse-writer.js';
 import type { Stats } from './stats.js';
 
 export interface SessionDeps {
@@ -152,7 +152,11 @@ export class Session {
         this.serverRequests.delete((p.message as { id: RequestId }).id);
         continue;
       }
-      if (p.kind !== 'request') continue;
+      if (p.kind !== 'request') {
+        const n = p.message as { method?: string; params?: { requestId?: RequestId } };
+        if (n.method === 'notifications/cancelled' && n.params?.requestId !== undefined) this.cancelled(n.params.requestId);
+        continue;
+      }
       const req = p.message as { id: RequestId; method: string; params?: Record<string, unknown> };
       // Legacy responses all go to the one stream; pending still counts in-flight work for drain.
       const stream = this.wire === 'legacy' ? this.standalone(LEGACY_TAG) : this.requestStream(tag);
@@ -172,6 +176,27 @@ export class Session {
       },
       (err: unknown) => this.backendFailed(messages, err),
     );
+  }
+
+  /**
+   * The client cancelled a request: its server gets the notification and sends no response (a
+   * receiver should not), so the request stops counting as in flight and a POST's stream waiting
+   * for nothing else ends. `initialize` cannot be cancelled; a response that comes anyway is dropped.
+   */
+  private cancelled(id: RequestId): void {
+    const stream = this.pending.get(id);
+    if (!stream || this.recorded.get(id)?.method === 'initialize') return;
+    this.pending.delete(id);
+    this.recorded.delete(id);
+    if (!stream.tag.startsWith('r.') || --stream.pending > 0) return;
+    // Logged like a last response, so that whichever instance holds the stream ends it too.
+    const ended = (cursor: string) => {
+      this.writeLogged(stream, cursor, STREAM_END, false);
+      if (!stream.finished) this.finish(stream);
+    };
+    const cursor = stream.log.append(STREAM_END, true);
+    if (typeof cursor === 'string') ended(cursor);
+    else cursor.then(ended, (err: unknown) => this.deps.log.warn({ err, sessionId: this.id }, 'could not end the stream of a cancelled request'));
   }
 
   /** The stream a POST's requests answer on (opened by `openRequestStream`, or by another instance). */

@@ -3,6 +3,12 @@ import type { ServerResponse } from 'node:http';
 import type { Stats } from './stats.js';
 
 /** Where a stream's logged messages go: an SSE connection, or a JSON response being collected. */
+/**
+ * A logged entry with no message: the end of a POST's stream whose requests were all cancelled.
+ * Sinks write nothing for it; it is logged so that an instance holding the stream elsewhere ends it.
+ */
+export const STREAM_END = '';
+
 export interface StreamSink {
   readonly closed: boolean;
   /** Writes one logged message under its event id. */
@@ -125,6 +131,7 @@ export class SseConnection implements StreamSink {
   }
 
   write(eventId: string, data: string): void {
+    if (data === STREAM_END) return;
     this.send(`event: message\nid: ${eventId}\ndata: ${data}\n\n`);
   }
 
@@ -236,11 +243,17 @@ export class JsonSink implements StreamSink {
   }
 
   write(_eventId: string, data: string, isResponse: boolean): void {
-    if (isResponse) this.bodies.push(data);
+    if (isResponse && data !== STREAM_END) this.bodies.push(data);
   }
 
   finish(): void {
     if (this.closed) return;
+    if (this.bodies.length === 0) {
+      // Every request of the POST was cancelled: there is nothing to answer.
+      this.res.writeHead(202, this.headers).end();
+      this.markClosed();
+      return;
+    }
     const body = this.batch ? `[${this.bodies.join(',')}]` : (this.bodies[0] ?? '');
     this.res.writeHead(200, { ...this.headers, 'Content-Type': 'application/json' });
     this.res.end(body);

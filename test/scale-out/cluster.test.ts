@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { STREAMABLE_HEADERS, connectClient, rawSession, readEvents, waitFor } from '../helpers.js';
+import { STREAMABLE_HEADERS, connectClient, rawSession, readEvents, readToEnd, waitFor } from '../helpers.js';
 import { Tally, pump } from '../sse-tally.js';
 import { spawnInstance as spawnOne, type Instance } from './instance-process.js';
 import { startRedis, type RedisServer } from './redis.js';
@@ -164,6 +164,24 @@ describe('three instances behind a round-robin proxy', () => {
       const answer = JSON.parse(events.at(-1)!.data) as { result: { content: Array<{ text: string }> } };
       assert.equal(answer.result.content[0]!.text, `${k}${big}`);
     }
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
+  test('a call cancelled through a third instance: its POST stream ends where it is held, with no response', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const [entry, third] = live().filter((i) => i.id !== owner.id) as [Instance, Instance];
+    for (let id = 1; id <= 3; id++) {
+      const res = await call(sid, id, 'wait_for_cancel', {}, entry.url);
+      assert.equal(res.status, 200);
+      const cancelled = await post(sid, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'moved on' } }, third.url);
+      assert.equal(cancelled.status, 202);
+      const events = await readToEnd(res);
+      assert.deepEqual(events.filter((e) => e.data !== '').map((e) => e.data), [], 'no response to a cancelled request');
+    }
+    const res = await call(sid, 4, 'echo', { text: 'after' }, third.url);
+    const events = await readEvents(res, (e) => e.data.includes('"result"'));
+    assert.match(events.at(-1)!.data, /"text":"after"/);
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
