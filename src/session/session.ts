@@ -294,10 +294,12 @@ export class Session {
 
   send(message: JSONRPCMessage, relatedRequestId?: RequestId): void | Promise<void> {
     if (this.ended) return;
-    const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown> };
+    const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown>; params?: { requestId?: RequestId } };
     const responseId = m.method === undefined && m.id !== undefined ? m.id : undefined;
     if (responseId !== undefined && this.replayIds.delete(responseId)) return;
     if (m.method !== undefined && m.id !== undefined) this.serverRequests.add(m.id);
+    // The server gave up on one of its requests (a timeout): no answer is awaited any more.
+    else if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.serverRequests.delete(m.params.requestId);
     let stream: OutStream;
     if (this.wire === 'legacy') {
       stream = this.standalone(LEGACY_TAG);

@@ -1,6 +1,6 @@
 // A request the client cancels gets no response (its server should not send one), so mcpwire stops
 // waiting for it: the request no longer counts as in flight, and a POST's stream that waited for
-// nothing else ends. Without that, every cancelled request stayed in flight for the session's life:
+// nothing else ends. The same holds the other way: a request the server gave up on awaits no answer. Without that, every cancelled request stayed in flight for the session's life:
 // its POST stream hung open, the session never hibernated, and after maxPendingRequestsPerSession
 // cancellations the session refused every request.
 import assert from 'node:assert/strict';
@@ -78,6 +78,24 @@ describe('cancelled requests', () => {
     const answers = (await readToEnd(batch)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { id?: number });
     assert.deepEqual(answers.map((m) => m.id), [3], 'only the call that was not cancelled is answered, and the stream ends after it');
     assert.equal(session.pendingRequests, 0);
+  });
+
+  test('a request of the server that it gave up on (a timeout) no longer keeps the session awake', async () => {
+    const s = await start({ hibernateAfterMs: 200 });
+    const init = await fetch(`${s.url}/mcp`, { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify({ ...INIT, params: { ...INIT.params, capabilities: { sampling: {} } } }) });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id')!;
+    assert.equal((await post(s, sid, { jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+    const session = s.handler.sessions.sessions.get(sid)!;
+    // This client never answers the server's sampling request; the server stops waiting after 100 ms.
+    const messages = (await readToEnd(await post(s, sid, toolCall(1, 'ask_briefly', { ms: 100 }))))
+      .filter((e) => e.data !== '')
+      .map((e) => JSON.parse(e.data) as { id?: number; method?: string; params?: { requestId?: number }; result?: { content: Array<{ text: string }> } });
+    assert.equal(messages[0]?.method, 'sampling/createMessage');
+    assert.equal(messages[1]?.method, 'notifications/cancelled');
+    assert.equal(messages[1]?.params?.requestId, messages[0]!.id);
+    assert.equal(messages[2]?.result?.content[0]?.text, 'gave up');
+    await waitFor(() => !session.awake, 5_000, 'the idle session to hibernate');
   });
 
   test('JSON responses: a POST whose only request was cancelled is answered 202 with no body', async () => {
