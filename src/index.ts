@@ -1,5 +1,5 @@
 // mcpwire's public API.
-export { createHandler, serve, type McpHandler, type McpWireServer, type ServeOptions } from './server.js';
+export { createHandler, serve, type AnnounceOptions, type McpHandler, type McpWireServer, type ServeOptions } from './server.js';
 export type { AuthOptions, CorsOptions, McpWireOptions } from './options.js';
 export type { CreateServer, SdkServerLike } from './backend/sdk-server.js';
 export type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext, Wire } from './backend/types.js';

@@ -15,6 +15,14 @@ import { RedisBus } from './store/redis-bus.js';
 import { sharedSecret } from './backend/request-state.js';
 import { attachStateless, StatelessEndpoint } from './wire/stateless.js';
 
+export interface AnnounceOptions {
+  /**
+   * A name for this change that every instance seeing it would give it (a file's version, say): with
+   * several instances (Redis), only the first to announce a name does, so subscribers hear it once.
+   */
+  once?: string;
+}
+
 export interface McpHandler {
   (req: IncomingMessage, res: ServerResponse, next?: Next): void;
   /** Resolves once the handler serves (with Redis: once connected); requests wait for it. */
@@ -23,9 +31,9 @@ export interface McpHandler {
   readonly stats: Stats;
   readonly options: ResolvedOptions;
   /** Tells every session subscribed to `uri` that the resource changed. */
-  notifyResourceUpdated(uri: string): void | Promise<void>;
+  notifyResourceUpdated(uri: string, options?: AnnounceOptions): void | Promise<void>;
   /** Tells every initialized session that a list changed. */
-  notifyListChanged(list: 'tools' | 'prompts' | 'resources'): void | Promise<void>;
+  notifyListChanged(list: 'tools' | 'prompts' | 'resources', options?: AnnounceOptions): void | Promise<void>;
   health(): HealthReport;
   addHealthCheck(check: HealthCheck): void;
   addRoute(path: string, handler: RouteHandler, options?: { methods?: string[]; auth?: boolean }): void;
@@ -109,8 +117,8 @@ export function createHandler(options: McpWireOptions): McpHandler {
     sessions: engine,
     stats,
     options: opts,
-    notifyResourceUpdated: (uri: string) => engine.publish({ kind: 'resource_updated', uri }),
-    notifyListChanged: (list: 'tools' | 'prompts' | 'resources') => engine.publish({ kind: `${list}_list_changed` }),
+    notifyResourceUpdated: (uri: string, o?: AnnounceOptions) => engine.publish({ kind: 'resource_updated', uri }, o?.once),
+    notifyListChanged: (list: 'tools' | 'prompts' | 'resources', o?: AnnounceOptions) => engine.publish({ kind: `${list}_list_changed` }, o?.once),
     health: () => healthReport(engine, front.healthChecks),
     addHealthCheck: (check: HealthCheck) => front.healthChecks.push(check),
     addRoute: front.addRoute.bind(front),

@@ -90,7 +90,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<ServeApp> {
     attach(h) {
       handler = h;
       notifier?.stop();
-      notifier = new Notifier(h, opts.tickMs ?? SERVE_DEFAULTS.tickMs, log);
+      notifier = new Notifier(h, folder, opts.tickMs ?? SERVE_DEFAULTS.tickMs, log);
     },
     stats,
     async close() {

@@ -117,6 +117,28 @@ export class Folder {
     }
   }
 
+  /**
+   * A name for the state of `rel` that every process watching this folder agrees on: the file's mtime
+   * and size; once it is gone, the mtime of the nearest folder above it still there (a removal changes
+   * it, so the same path removed twice gets two names).
+   */
+  async version(rel: string): Promise<string> {
+    try {
+      const st = await stat(this.absolute(rel));
+      return `${st.mtimeMs}:${st.size}`;
+    } catch {
+      for (let dir = rel; dir !== '.'; ) {
+        dir = dirname(dir);
+        try {
+          return `gone:${(await stat(this.absolute(dir === '.' ? '' : dir))).mtimeMs}`;
+        } catch {
+          // gone too: look further up
+        }
+      }
+      return 'gone';
+    }
+  }
+
   /** Resolves a URI to the real path of an eligible file, or throws the MCP error to answer with. */
   async resolve(uri: string): Promise<{ rel: string; real: string }> {
     const rel = Folder.relOf(uri);

@@ -2,6 +2,7 @@
 // go only to the sessions subscribed to the URI (the engine filters), list changes to every session.
 import type { Logger } from 'pino';
 import type { McpHandler } from '../server.js';
+import { Folder } from './folder.js';
 import { STATS_URI } from './system-stats.js';
 import type { FolderChanges } from './watcher.js';
 
@@ -10,7 +11,8 @@ export class Notifier {
 
   constructor(
     private readonly handler: McpHandler,
-    tickMs: number,
+    private readonly folder: Folder,
+    private readonly tickMs: number,
     private readonly log: Logger,
   ) {
     if (tickMs > 0) {
@@ -20,15 +22,34 @@ export class Notifier {
   }
 
   folderChanged(c: FolderChanges): void {
+    if (this.handler.options.redis) {
+      this.settle(this.announceOnce(c));
+      return;
+    }
     for (const uri of c.updated) this.settle(this.handler.notifyResourceUpdated(uri));
     if (c.listChanged) this.settle(this.handler.notifyListChanged('resources'));
+  }
+
+  /**
+   * Several instances watching one folder each see every change: a change is named by the versions
+   * of the paths it touched, and of the instances announcing the same name, only the first does.
+   */
+  private async announceOnce(c: FolderChanges): Promise<void> {
+    const version = (rel: string) => this.folder.version(rel);
+    await Promise.all(
+      c.updated.map(async (uri) => this.handler.notifyResourceUpdated(uri, { once: `updated ${uri} ${await version(Folder.relOf(uri)!)}` })),
+    );
+    if (!c.listChanged) return;
+    const changed = await Promise.all([...c.membership].sort().map(async (rel) => `${rel} ${await version(rel)}`));
+    await this.handler.notifyListChanged('resources', { once: `resources listed ${changed.join('\n')}` });
   }
 
   private tick(): void {
     // Nobody listening here: no change event either (the dashboard would show a tick a second to no one).
     for (const s of this.handler.sessions.sessions.values()) {
       if (s.subscriptions.has(STATS_URI)) {
-        this.settle(this.handler.notifyResourceUpdated(STATS_URI));
+        // With several instances, one tick per period for the cluster, whichever instance ticks first.
+        this.settle(this.handler.notifyResourceUpdated(STATS_URI, { once: `stats tick ${Math.floor(Date.now() / this.tickMs)}` }));
         return;
       }
     }

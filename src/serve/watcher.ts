@@ -11,6 +11,8 @@ export interface FolderChanges {
   updated: string[];
   /** Resources appeared or went away. */
   listChanged: boolean;
+  /** The paths that appeared or went away. */
+  membership: string[];
 }
 
 export interface WatchOptions {
@@ -108,22 +110,23 @@ export class FolderWatcher {
       const before = new Set(this.index.list());
       await this.index.rebuild();
       const after = this.index.list();
+      const membership = [...after.filter((r) => !before.has(r)), ...[...before].filter((r) => !this.index.has(r))];
       // Without the list of paths, every resource that was there may have changed.
-      return { updated: [...before].map(Folder.uriOf), listChanged: after.length !== before.size || after.some((r) => !before.has(r)) };
+      return { updated: [...before].map(Folder.uriOf), listChanged: membership.length > 0, membership };
     }
     const updated = new Set<string>();
-    let listChanged = false;
+    const membership: string[] = [];
     for (const dir of dirs) {
       const changed = await this.index.refreshDir(dir);
-      if (changed.length > 0) listChanged = true;
+      membership.push(...changed);
       for (const rel of changed) if (!this.index.has(rel)) updated.add(rel);
     }
     for (const rel of files) {
       const { before, after } = await this.index.refresh(rel);
-      if (before !== after) listChanged = true;
+      if (before !== after) membership.push(rel);
       if (before) updated.add(rel);
     }
-    return { updated: [...updated].map(Folder.uriOf), listChanged };
+    return { updated: [...updated].map(Folder.uriOf), listChanged: membership.length > 0, membership };
   }
 
   async close(): Promise<void> {

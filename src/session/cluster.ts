@@ -47,6 +47,9 @@ export type AcquireResult =
 /** The session record as plain data, as another instance needs it. */
 export type SessionRecord = Record<string, string>;
 
+/** How long the name of a change announced once stays claimed: longer than instances can lag behind each other. */
+const ANNOUNCED_TTL_MS = 60_000;
+
 const CHANGE_METHOD: Record<ChangeEvent['kind'], string> = {
   resource_updated: 'notifications/resources/updated',
   tools_list_changed: 'notifications/tools/list_changed',
@@ -294,6 +297,14 @@ export class Cluster {
   /** Rings an owner whose inbox has messages it may not have been told about. */
   async ring(owner: string, sid: string): Promise<void> {
     await this.port.command(['PUBLISH', this.keys.channelPrefix() + owner, `in|${sid}`]);
+  }
+
+  /**
+   * Whether this instance is the first to announce the change named `name` (several instances may
+   * each see the same change, as when they watch one folder). The name is kept for a minute.
+   */
+  async claim(name: string): Promise<boolean> {
+    return (await this.port.command<string | null>(['SET', this.keys.announced(sha1(name)), '1', 'NX', 'PX', String(ANNOUNCED_TTL_MS)])) === 'OK';
   }
 
   /**

@@ -79,7 +79,11 @@ export class ClusteredSession extends Session {
     try {
       r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, this.wire === 'legacy');
     } catch (err) {
-      if (tag) this.buffered.delete(tag);
+      // The POST is refused (503): the stream opened for its answers will never be used.
+      if (tag) {
+        this.buffered.delete(tag);
+        this.streams.delete(tag);
+      }
       throw err;
     }
     if (r.state === 'gone') {

@@ -146,10 +146,14 @@ export class SessionManager {
     return session;
   }
 
-  /** Publishes a change; every session (and listener) it concerns is notified, on every instance. */
-  publish(event: ChangeEvent): void | Promise<void> {
+  /**
+   * Publishes a change; every session (and listener) it concerns is notified, on every instance.
+   * `once` names the change: of several instances publishing the same name, only the first does.
+   */
+  publish(event: ChangeEvent, once?: string): void | Promise<void> {
     const cluster = this.opts.cluster;
     if (!cluster) return this.opts.bus.publish(event);
+    if (once !== undefined) return cluster.claim(once).then((first) => (first ? this.publish(event) : undefined));
     if (this.watchers.size > 0) this.emit({ type: 'change', change: event, sessionIds: [] });
     return Promise.all([cluster.fanOut(event), this.opts.bus.publish(event)]).then(() => {});
   }

@@ -47,6 +47,10 @@ export class RedisKeys {
   subscriptionPrefix(): string {
     return `${this.prefix}rs:`;
   }
+  /** A change announced once for the cluster (`Cluster.claim`), by the hash of its name. */
+  announced(nameHash: string): string {
+    return `${this.prefix}once:${nameHash}`;
+  }
   bus(): string {
     return `${this.prefix}bus`;
   }
