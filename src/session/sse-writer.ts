@@ -2,13 +2,13 @@
 import type { ServerResponse } from 'node:http';
 import type { Stats } from './stats.js';
 
-/** Where a stream's logged messages go: an SSE connection, or a JSON response being collected. */
 /**
  * A logged entry with no message: the end of a POST's stream whose requests were all cancelled.
  * Sinks write nothing for it; it is logged so that an instance holding the stream elsewhere ends it.
  */
 export const STREAM_END = '';
 
+/** Where a stream's logged messages go: an SSE connection, or a JSON response being collected. */
 export interface StreamSink {
   readonly closed: boolean;
   /** Writes one logged message under its event id. */
@@ -254,7 +254,7 @@ export class JsonSink implements StreamSink {
       this.markClosed();
       return;
     }
-    const body = this.batch ? `[${this.bodies.join(',')}]` : (this.bodies[0] ?? '');
+    const body = this.batch ? `[${this.bodies.join(',')}]` : this.bodies[0]!;
     this.res.writeHead(200, { ...this.headers, 'Content-Type': 'application/json' });
     this.res.end(body);
     this.markClosed();
