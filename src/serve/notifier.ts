@@ -27,7 +27,7 @@ export class Notifier {
       return;
     }
     for (const uri of c.updated) this.settle(this.handler.notifyResourceUpdated(uri));
-    if (c.listChanged) this.settle(this.handler.notifyListChanged('resources'));
+    if (c.membership.length > 0) this.settle(this.handler.notifyListChanged('resources'));
   }
 
   /**
@@ -35,12 +35,11 @@ export class Notifier {
    * of the paths it touched, and of the instances announcing the same name, only the first does.
    */
   private async announceOnce(c: FolderChanges): Promise<void> {
-    const version = (rel: string) => this.folder.version(rel);
     await Promise.all(
-      c.updated.map(async (uri) => this.handler.notifyResourceUpdated(uri, { once: `updated ${uri} ${await version(Folder.relOf(uri)!)}` })),
+      c.updated.map(async (uri) => this.handler.notifyResourceUpdated(uri, { once: `updated ${uri} ${await this.folder.version(Folder.relOf(uri)!)}` })),
     );
-    if (!c.listChanged) return;
-    const changed = await Promise.all([...c.membership].sort().map(async (rel) => `${rel} ${await version(rel)}`));
+    if (c.membership.length === 0) return;
+    const changed = await Promise.all([...c.membership].sort().map(async (rel) => `${rel} ${await this.folder.version(rel)}`));
     await this.handler.notifyListChanged('resources', { once: `resources listed ${changed.join('\n')}` });
   }
 

@@ -9,9 +9,7 @@ import { Folder, SKIPPED_DIRS } from './folder.js';
 export interface FolderChanges {
   /** Resources whose content changed or that went away (subscribers are told). */
   updated: string[];
-  /** Resources appeared or went away. */
-  listChanged: boolean;
-  /** The paths that appeared or went away. */
+  /** The paths that appeared or went away (the resource list changed when there is one). */
   membership: string[];
 }
 
@@ -87,7 +85,7 @@ export class FolderWatcher {
     this.flushing = this.reconcile()
       .then(
         (changes) => {
-          if (changes.updated.length > 0 || changes.listChanged) {
+          if (changes.updated.length > 0 || changes.membership.length > 0) {
             this.flushes++;
             this.opts.onChanges(changes);
           }
@@ -112,7 +110,7 @@ export class FolderWatcher {
       const after = this.index.list();
       const membership = [...after.filter((r) => !before.has(r)), ...[...before].filter((r) => !this.index.has(r))];
       // Without the list of paths, every resource that was there may have changed.
-      return { updated: [...before].map(Folder.uriOf), listChanged: membership.length > 0, membership };
+      return { updated: [...before].map(Folder.uriOf), membership };
     }
     const updated = new Set<string>();
     const membership: string[] = [];
@@ -126,7 +124,7 @@ export class FolderWatcher {
       if (before !== after) membership.push(rel);
       if (before) updated.add(rel);
     }
-    return { updated: [...updated].map(Folder.uriOf), listChanged: membership.length > 0, membership };
+    return { updated: [...updated].map(Folder.uriOf), membership };
   }
 
   async close(): Promise<void> {
