@@ -240,7 +240,7 @@ export class ClusteredSession extends Session {
         continue;
       }
       this.pending.set(id, stream);
-      stream.pending++;
+      stream.expect();
       void Promise.resolve(
         this.send({
           jsonrpc: '2.0',

@@ -26,8 +26,14 @@ export class OutStream {
   sink: StreamSink | undefined;
   /** Cursor of the last event written to a connection: a fresh GET starts after it. */
   delivered: string;
-  /** Requests of this POST still waiting for their response. */
+  /** Requests of this POST whose response (or, when cancelled, the stream's end) is not logged yet. */
   pending = 0;
+  /**
+   * Requests of this POST with no response sent and not cancelled. The message that brings this to
+   * 0 is logged as the stream's last, whatever is still on its way to the log: with an asynchronous
+   * store the answers of a batch are all sent before the first is logged.
+   */
+  unanswered = 0;
   finished = false;
   finishedAt = 0;
   /** JSON-response mode: only responses are written here. */
@@ -38,6 +44,12 @@ export class OutStream {
     readonly log: StreamLog,
   ) {
     this.delivered = log.initialCursor;
+  }
+
+  /** A request whose answer goes here. */
+  expect(): void {
+    this.pending++;
+    this.unanswered++;
   }
 }
 
@@ -65,6 +77,8 @@ export class Session {
 
   protected readonly streams = new Map<string, OutStream>();
   protected readonly pending = new Map<RequestId, OutStream>();
+  /** Requests whose response is sent and on its way to the log: a cancellation comes too late. */
+  private readonly answering = new Set<RequestId>();
   private readonly finishedQueue: OutStream[] = [];
   protected readonly recorded = new Map<RequestId, { method: string; params: Record<string, unknown> | undefined }>();
   /** Server→client requests still waiting for the client's answer: the backend must stay awake. */
@@ -161,7 +175,7 @@ export class Session {
       // Legacy responses all go to the one stream; pending still counts in-flight work for drain.
       const stream = this.wire === 'legacy' ? this.standalone(LEGACY_TAG) : this.requestStream(tag);
       this.pending.set(req.id, stream);
-      stream.pending++;
+      stream.expect();
       if (RECORDED_METHODS.has(req.method)) this.recorded.set(req.id, { method: req.method, params: req.params });
     }
     const backend = this.backend;
@@ -185,14 +199,18 @@ export class Session {
    */
   private cancelled(id: RequestId): void {
     const stream = this.pending.get(id);
-    if (!stream || this.recorded.get(id)?.method === 'initialize') return;
+    if (!stream || this.answering.has(id) || this.recorded.get(id)?.method === 'initialize') return;
     this.pending.delete(id);
     this.recorded.delete(id);
-    if (!stream.tag.startsWith('r.') || --stream.pending > 0) return;
+    if (!stream.tag.startsWith('r.')) return;
+    if (--stream.unanswered > 0) {
+      stream.pending--; // another request's answer will end the stream
+      return;
+    }
     // Logged like a last response, so that whichever instance holds the stream ends it too.
     const ended = (cursor: string) => {
       this.writeLogged(stream, cursor, STREAM_END, false);
-      if (!stream.finished) this.finish(stream);
+      this.settled(stream);
     };
     const cursor = stream.log.append(STREAM_END, true);
     if (typeof cursor === 'string') ended(cursor);
@@ -320,13 +338,24 @@ export class Session {
     const data = JSON.stringify(message);
     this.deps.stats.messagesOut++;
     this.deps.stats.bytesOut += data.length;
-    const last = responseId !== undefined && stream.pending === 1 && stream.tag.startsWith('r.');
+    const last = responseId !== undefined && --stream.unanswered === 0 && stream.tag.startsWith('r.');
     const cursor = stream.log.append(data, last, responseId);
     if (typeof cursor === 'string') {
       this.logged(stream, cursor, data, responseId, m.result);
       return;
     }
-    return cursor.then((c) => this.logged(stream, c, data, responseId, m.result));
+    if (responseId === undefined) return cursor.then((c) => this.logged(stream, c, data, undefined, undefined));
+    this.answering.add(responseId);
+    return cursor.then(
+      (c) => {
+        this.answering.delete(responseId);
+        this.logged(stream, c, data, responseId, m.result);
+      },
+      (err: unknown) => {
+        this.answering.delete(responseId);
+        throw err;
+      },
+    );
   }
 
   protected logged(stream: OutStream, cursor: string, data: string, responseId: RequestId | undefined, result: unknown): void {
@@ -341,7 +370,12 @@ export class Session {
       if (result !== undefined) this.record(recorded.method, recorded.params, result as Record<string, unknown>);
       else if (recorded.method === 'initialize') queueMicrotask(() => void this.terminate('initialize failed'));
     }
-    if (stream.tag.startsWith('r.') && --stream.pending === 0) this.finish(stream);
+    this.settled(stream);
+  }
+
+  /** One of a POST stream's requests is answered (or ended) in its log: the stream ends after the last. */
+  private settled(stream: OutStream): void {
+    if (stream.tag.startsWith('r.') && --stream.pending === 0 && !stream.finished) this.finish(stream);
   }
 
   /** Writes an event just logged to the connection holding its stream, if one does. */
@@ -561,6 +595,7 @@ export class Session {
     }
     this.streams.clear();
     this.pending.clear();
+    this.answering.clear();
     this.recorded.clear();
     this.serverRequests.clear();
     this.replayIds.clear();

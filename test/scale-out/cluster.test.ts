@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { STREAMABLE_HEADERS, connectClient, rawSession, readEvents, readToEnd, waitFor } from '../helpers.js';
+import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, readEvents, readToEnd, waitFor } from '../helpers.js';
 import { Tally, pump } from '../sse-tally.js';
 import { spawnInstance as spawnOne, type Instance } from './instance-process.js';
 import { startRedis, type RedisServer } from './redis.js';
@@ -182,6 +182,26 @@ describe('three instances behind a round-robin proxy', () => {
     const res = await call(sid, 4, 'echo', { text: 'after' }, third.url);
     const events = await readEvents(res, (e) => e.data.includes('"result"'));
     assert.match(events.at(-1)!.data, /"text":"after"/);
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
+  test('a 2025-03-26 batch posted to an instance that does not own the session: every answer, then the stream ends', async () => {
+    const v = { 'MCP-Protocol-Version': '2025-03-26' };
+    const init = await fetch(`${proxy.url}/mcp`, { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify({ ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } }) });
+    await init.text();
+    const sid = init.headers.get('mcp-session-id')!;
+    const owner = byId(await field(sid, '', 'own'))!;
+    const other = live().find((i) => i.id !== owner.id)!;
+    const toOther = (body: unknown) => fetch(`${other.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, ...v, 'Mcp-Session-Id': sid }, body: JSON.stringify(body) });
+    assert.equal((await toOther({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+    // The owner answers all of a batch in one turn: each answer is in flight to Redis before the next is sent.
+    for (let round = 0; round < 5; round++) {
+      const ids = [1, 2, 3].map((k) => round * 10 + k);
+      const res = await toOther(ids.map((id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: `${id}` } } })));
+      assert.equal(res.status, 200);
+      const answers = (await readToEnd(res)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { id: number });
+      assert.deepEqual(answers.map((a) => a.id).sort((a, b) => a - b), ids);
+    }
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
