@@ -211,9 +211,10 @@ export class Cluster {
     return record;
   }
 
-  async ingress(sid: string, principal: string | undefined, messages: ParsedMessage[], extra: InboundExtra, tag: string | undefined, legacy: boolean): Promise<IngressResult> {
+  /** `json`: the POST's answers go in a JSON body (its stream takes responses only). */
+  async ingress(sid: string, principal: string | undefined, messages: ParsedMessage[], extra: InboundExtra, tag: string | undefined, legacy: boolean, json: boolean): Promise<IngressResult> {
     const k = this.keys;
-    const x = JSON.stringify({ headers: extra.requestInfo?.headers, authInfo: extra.authInfo });
+    const x = JSON.stringify({ headers: extra.requestInfo?.headers, authInfo: extra.authInfo, j: json ? 1 : undefined });
     const args: Array<string | number> = [sid, this.me, principal ?? '', Date.now(), this.settings.ttlMs, tag ?? '', k.leasePrefix(), k.channelPrefix(), messages.length];
     for (const p of messages) {
       const id = (p.message as { id?: string | number }).id;

@@ -77,7 +77,7 @@ export class ClusteredSession extends Session {
     this.lastActive = Date.now();
     let r;
     try {
-      r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, this.wire === 'legacy');
+      r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, this.wire === 'legacy', tag !== undefined && this.streams.get(tag)?.json === true);
     } catch (err) {
       // The POST is refused (503): the stream opened for its answers will never be used.
       if (tag) {
@@ -164,10 +164,12 @@ export class ClusteredSession extends Session {
       const id = (message as { id: RequestId }).id;
       if ((tag && this.failed.has(tag)) || this.failed.has(`q:${requestKey(id)}`)) return;
     }
-    const { headers, authInfo } = JSON.parse(x) as { headers?: IncomingHttpHeaders; authInfo?: AuthInfo };
+    const { headers, authInfo, j } = JSON.parse(x) as { headers?: IncomingHttpHeaders; authInfo?: AuthInfo; j?: 1 };
     const extra: InboundExtra = { requestInfo: { headers: headers ?? {} } };
     if (authInfo) extra.authInfo = authInfo;
-    if (tag) extra.closeSSEStream = () => void this.cluster.closeHolder(this.id, tag).catch(() => {});
+    // The instance holding the POST says how it answers: the owner routes a JSON body's other messages to the GET stream.
+    if (tag && j) this.requestStream(tag).json = true;
+    else if (tag) extra.closeSSEStream = () => void this.cluster.closeHolder(this.id, tag).catch(() => {});
     this.deliver([{ message: message as ParsedMessage['message'], kind }], extra, tag);
   }
 

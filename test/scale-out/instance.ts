@@ -1,5 +1,5 @@
 // One mcpwire instance of a cluster for the scale-out tests: the "everything" fixture over Redis.
-// Settings from the environment: REDIS_URL, PREFIX, LEASE_MS, HIBERNATE_MS. Prints its URL and
+// Settings from the environment: REDIS_URL, PREFIX, LEASE_MS, HIBERNATE_MS, SESSION_IDLE_MS, RESPONSE_MODE. Prints its URL and
 // instance id on one line, then serves until killed.
 import { z } from 'zod';
 import { serve, type McpWireServer } from '../../src/index.js';
@@ -30,6 +30,7 @@ server = await serve({
   createServer,
   sessionIdleMs: Number(process.env.SESSION_IDLE_MS ?? 60_000),
   hibernateAfterMs: Number(process.env.HIBERNATE_MS ?? 0),
+  responseMode: process.env.RESPONSE_MODE === 'json' ? 'json' : 'sse',
   redis: { url: process.env.REDIS_URL!, prefix: process.env.PREFIX ?? 'mcpw:', leaseMs: Number(process.env.LEASE_MS ?? 1500) },
 });
 const health = server.handler.health() as { redis?: { instance: string } };
