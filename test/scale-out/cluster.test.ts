@@ -50,6 +50,12 @@ const call = (sid: string, id: number, name: string, args: Record<string, unknow
 const get = (sid: string, lastEventId?: string) =>
   fetch(`${proxy.url}/mcp`, { headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': sid, ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) } });
 
+/** Streams resumed with Last-Event-ID, over every live instance. */
+async function replays(): Promise<number> {
+  const counts = await Promise.all(live().map(async (i) => Number(/^mcpwire_replays_total (\d+)$/m.exec(await (await fetch(`${i.url}/metrics`)).text())?.[1])));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
 /** Opens the session's GET stream through the proxy until an instance other than `avoid` holds it. */
 async function getAwayFrom(sid: string, avoid: Instance): Promise<Response> {
   for (;;) {
@@ -109,6 +115,14 @@ describe('three instances behind a round-robin proxy', () => {
       assert.deepEqual(seen, [0, 50, 100]);
       const sampled = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'x' } });
       assert.deepEqual(sampled.content, [{ type: 'text', text: 'sampled: sampled across instances' }], 'a server→client request answered through another instance');
+      if (wire === 'mcp') {
+        const resumed = await replays();
+        for (let i = 0; i < 3; i++) {
+          const r = await client.callTool({ name: 'test_reconnection', arguments: {} });
+          assert.deepEqual(r.content, [{ type: 'text', text: 'answered after the stream was closed' }], 'a POST stream its server closed, resumed through the proxy');
+        }
+        assert.equal((await replays()) - resumed, 3, 'each call\'s stream was closed and resumed once');
+      }
       await client.close();
     }
     const spread = proxy.counts.map((c, i) => c - (before[i] ?? 0));

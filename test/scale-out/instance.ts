@@ -2,7 +2,7 @@
 // Settings from the environment: REDIS_URL, PREFIX, LEASE_MS, HIBERNATE_MS, SESSION_IDLE_MS, RESPONSE_MODE. Prints its URL and
 // instance id on one line, then serves until killed.
 import { z } from 'zod';
-import { serve, type McpWireServer } from '../../src/index.js';
+import { metricsRoute, serve, type McpWireServer } from '../../src/index.js';
 import { createEverythingServer } from '../fixtures/everything.js';
 
 let server: McpWireServer | undefined;
@@ -33,6 +33,7 @@ server = await serve({
   responseMode: process.env.RESPONSE_MODE === 'json' ? 'json' : 'sse',
   redis: { url: process.env.REDIS_URL!, prefix: process.env.PREFIX ?? 'mcpw:', leaseMs: Number(process.env.LEASE_MS ?? 1500) },
 });
+metricsRoute(server.handler, { processMetrics: false });
 const health = server.handler.health() as { redis?: { instance: string } };
 process.stdout.write(`listening ${server.url} ${health.redis?.instance}\n`);
 const stop = () => void server.close({ drainMs: 500 }).then(() => process.exit(0));
