@@ -219,6 +219,23 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
+  test('DELETE through a third instance: the GET stream held on another ends, and every instance answers 404 after', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const listening = await getAwayFrom(sid, owner);
+    assert.equal(listening.status, 200);
+    const holder = byId(await field(sid, ':om', 'h:g'))!;
+    const third = live().find((i) => i.id !== owner.id && i.id !== holder.id)!;
+    const del = await fetch(`${third.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    assert.equal(del.status, 200);
+    await readToEnd(listening);
+    for (const i of live()) {
+      const res = await call(sid, 9, 'echo', { text: 'gone?' }, i.url);
+      assert.equal(res.status, 404, `instance ${i.id} knows the session is gone`);
+      await res.text();
+    }
+  });
+
   test('the GET stream resumed on its owner again and again while it appends: every number once, in order', async () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;
