@@ -12,7 +12,7 @@ import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import { compareIds, INITIAL_CURSOR, RedisStreamLog, requestIdOfKey, requestKey } from '../store/redis.js';
 import type { ReadResult } from '../store/types.js';
 import type { Cluster, SessionRecord } from './cluster.js';
-import { LEGACY_TAG } from './event-id.js';
+import { GET_TAG, LEGACY_TAG } from './event-id.js';
 import {
   Session,
   type AttachOutcome,
@@ -170,6 +170,7 @@ export class ClusteredSession extends Session {
     // The instance holding the POST says how it answers: the owner routes a JSON body's other messages to the GET stream.
     if (tag && j) this.requestStream(tag).json = true;
     else if (tag) extra.closeSSEStream = () => void this.cluster.closeHolder(this.id, tag).catch(() => {});
+    if (tag) extra.closeStandaloneSSEStream = () => this.closeStandaloneConnection();
     this.deliver([{ message: message as ParsedMessage['message'], kind }], extra, tag);
   }
 
@@ -476,6 +477,11 @@ export class ClusteredSession extends Session {
   }
 
   /** Another instance took this stream (or its owner asked to end the connection): let go of it. */
+  /** The GET stream's connection ends wherever it is held. */
+  override closeStandaloneConnection(): void {
+    void this.cluster.closeHolder(this.id, GET_TAG).catch(() => {});
+  }
+
   letGo(tag: string): void {
     const stream = this.streams.get(tag);
     if (stream) this.displace(stream);

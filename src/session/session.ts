@@ -540,6 +540,7 @@ export class Session {
     if (stream?.sink && !stream.json) stream.sink.close(this.deps.retryMs);
   }
 
+  /** Ends the connection of the session's GET stream (SSE polling); the client reopens it and resumes. */
   closeStandaloneConnection(): void {
     this.streams.get(GET_TAG)?.sink?.close(this.deps.retryMs);
   }

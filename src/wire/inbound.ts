@@ -104,10 +104,9 @@ export function overPendingLimit(ctx: WireContext, session: Session, newRequests
   return true;
 }
 
-export function inboundExtra(ctx: WireContext, closeSSEStream?: () => void): InboundExtra {
-  const extra: InboundExtra = { requestInfo: { headers: ctx.req.headers } };
+export function inboundExtra(ctx: WireContext, closers: Pick<InboundExtra, 'closeSSEStream' | 'closeStandaloneSSEStream'> = {}): InboundExtra {
+  const extra: InboundExtra = { requestInfo: { headers: ctx.req.headers }, ...closers };
   if (ctx.authInfo) extra.authInfo = ctx.authInfo;
-  if (closeSSEStream) extra.closeSSEStream = closeSSEStream;
   return extra;
 }
 

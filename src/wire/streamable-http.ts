@@ -99,7 +99,10 @@ export async function handlePost(ctx: WireContext): Promise<void> {
     const json = ctx.opts.responseMode === 'json';
     const tag = session.openRequestStream(ids[0]!, json);
     const first = ids[0]!;
-    const extra = inboundExtra(ctx, batch || json ? undefined : () => session.closeConnectionOf(first));
+    const extra = inboundExtra(ctx, {
+      closeSSEStream: batch || json ? undefined : () => session.closeConnectionOf(first),
+      closeStandaloneSSEStream: () => session.closeStandaloneConnection(),
+    });
     outcome = await session.receive(messages, extra, tag, () => {
       const sink = json ? new JsonSink(res, { 'Mcp-Session-Id': session.id }, batch) : openStream(ctx, session, session.primingId(tag));
       session.attachFresh(tag, sink);

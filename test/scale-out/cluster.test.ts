@@ -219,6 +219,18 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
+  test('a tool ends the GET stream\'s connection (closeStandaloneSSEStream): it ends on the instance holding it', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const listening = await getAwayFrom(sid, owner);
+    const holder = byId(await field(sid, ':om', 'h:g'))!;
+    const third = live().find((i) => i.id !== owner.id && i.id !== holder.id)!;
+    const res = await call(sid, 1, 'close_get_stream', {}, third.url);
+    assert.match((await readEvents(res, (e) => e.data.includes('"result"'))).at(-1)!.data, /"text":"closed"/);
+    await readToEnd(listening);
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
   test('DELETE through a third instance: the GET stream held on another ends, and every instance answers 404 after', async () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;

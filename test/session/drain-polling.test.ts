@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, readEvents, startServer, waitFor } from '../helpers.js';
 
 async function spawnServer(drainMs: number) {
@@ -79,6 +79,25 @@ test('SSE polling: connections are ended after ssePollMs and the SDK client resu
     await waitFor(() => ticks.length >= 40, 10_000, 'every tick');
     assert.deepEqual(ticks, Array.from({ length: 40 }, (_, i) => i + 1));
     assert.ok(server.handler.stats.replays >= 3, `streams were resumed (${server.handler.stats.replays} resumes)`);
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a tool ends the GET stream\'s connection (closeStandaloneSSEStream): the SDK client reopens it and hears what comes next', async () => {
+  const server = await startServer({ retryMs: 20 });
+  try {
+    const client = await connectClient(server.url, 'mcp');
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+    const session = [...server.handler.sessions.sessions.values()][0]!;
+    await waitFor(() => session.attachedStreams === 1, 5_000, 'the client to open its GET stream');
+    const r = await client.callTool({ name: 'close_get_stream', arguments: {} });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'closed' }]);
+    await waitFor(() => server.handler.stats.replays === 1, 5_000, 'the client to reopen its GET stream with Last-Event-ID');
+    await client.callTool({ name: 'test_trigger_tool_change', arguments: {} });
+    await waitFor(() => changes === 1, 5_000, 'the list change on the reopened GET stream');
     await client.close();
   } finally {
     await server.close();
