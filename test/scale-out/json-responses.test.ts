@@ -4,22 +4,26 @@
 // owner did not know the POST wanted JSON and its progress notification became the POST's body).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { INIT, STREAMABLE_HEADERS, readEvents } from '../helpers.js';
+import { INIT, STREAMABLE_HEADERS, connectAnsweringClient, readEvents } from '../helpers.js';
 import { spawnInstance, type Instance } from './instance-process.js';
 import { startRedis, type RedisServer } from './redis.js';
+import { startRoundRobin, type RoundRobinProxy } from './rr-proxy.js';
 
 const PREFIX = 'js:';
 
 let redis: RedisServer;
 let owner: Instance;
 let other: Instance;
+let proxy: RoundRobinProxy;
 
 before(async () => {
   redis = await startRedis();
   const env = { REDIS_URL: redis.url, PREFIX, RESPONSE_MODE: 'json', LEASE_MS: '1500' };
   [owner, other] = await Promise.all([spawnInstance(env), spawnInstance(env)]);
+  proxy = await startRoundRobin(() => [owner.port, other.port]);
 });
 after(async () => {
+  await proxy.close();
   for (const i of [owner, other]) i.child.kill('SIGKILL');
   await redis.close();
 });
@@ -74,4 +78,25 @@ test('a request that reports progress, then is cancelled through the owner: prog
   assert.equal(await res.text(), '');
   const after = await post(other, sid, '2025-11-25', call(8, 'echo', { text: 'after' }));
   assert.deepEqual(texts(await after.json()), ['8:after']);
+});
+
+test('an SDK client through a round-robin proxy: calls, progress, sampling and elicitation answered across the two instances', async () => {
+  const client = await connectAnsweringClient(proxy.url, 'mcp');
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await client.callTool({ name: 'echo', arguments: { text: `j${i}` } });
+      assert.deepEqual(r.content, [{ type: 'text', text: `j${i}` }]);
+    }
+    const seen: number[] = [];
+    await client.callTool({ name: 'test_tool_with_progress', arguments: {} }, undefined, { onprogress: (p) => seen.push(p.progress) });
+    assert.deepEqual(seen, [0, 50, 100]);
+    for (let i = 0; i < 2; i++) {
+      const sampled = await client.callTool({ name: 'test_sampling', arguments: { prompt: `p${i}` } });
+      assert.deepEqual(sampled.content, [{ type: 'text', text: `sampled: echo of p${i}` }]);
+      const elicited = await client.callTool({ name: 'test_elicitation', arguments: { message: 'who?' } });
+      assert.deepEqual(elicited.content, [{ type: 'text', text: 'elicitation accept: {"username":"ada"}' }]);
+    }
+  } finally {
+    await client.close();
+  }
 });
