@@ -365,36 +365,40 @@ describe('three instances behind a round-robin proxy', () => {
     await stream.done;
   });
 
-  test('hibernate, then wake on another instance: client info, tools and subscriptions still work', async () => {
-    const client = await connectClient(proxy.url, 'mcp', { sampling: {} });
-    const updates: string[] = [];
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
-    await client.subscribeResource({ uri: 'test://watched-resource' });
-    const sid = (client.transport as { sessionId?: string }).sessionId!;
-    const firstOwner = await field(sid, '', 'own');
-    let state: string | null = null;
-    const end = Date.now() + 15_000;
-    while (state !== 'hib' && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 100));
-      state = await field(sid, '', 'st');
-    }
-    assert.equal(state, 'hib', 'the idle session was put to sleep');
-    // Asleep: a change published anywhere still reaches it.
-    const other = await connectClient(proxy.url, 'mcp');
-    await other.callTool({ name: 'publish_update', arguments: { uri: 'test://watched-resource' } });
-    await waitFor(() => updates.length === 1, 10_000, 'the update while asleep');
-    // Wake it with calls through the proxy: whichever instance takes them rebuilds the server.
-    const who = JSON.parse(((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text);
-    assert.equal(who.client.name, 'mcpwire-test');
-    assert.deepEqual(who.capabilities, { sampling: {} });
-    assert.deepEqual(who.subscriptions, ['test://watched-resource']);
-    assert.equal(await field(sid, '', 'st'), 'live');
-    console.log(`woke: owner ${firstOwner} → ${await field(sid, '', 'own')}`);
-    await other.callTool({ name: 'publish_update', arguments: { uri: 'test://watched-resource' } });
-    await waitFor(() => updates.length === 2, 10_000, 'the update after waking');
-    await client.close();
-    await other.close();
-  });
+  for (const wire of ['mcp', 'sse'] as const) {
+    test(`hibernate, then wake on another instance: client info, tools and subscriptions still work (${wire})`, async () => {
+      const client = await connectClient(proxy.url, wire, { sampling: {} });
+      const updates: string[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+      await client.subscribeResource({ uri: 'test://watched-resource' });
+      // The legacy transport keeps its session id only in the endpoint URL the server gave it.
+      const t = client.transport as { sessionId?: string; _endpoint?: URL };
+      const sid = t.sessionId ?? t._endpoint!.searchParams.get('sessionId')!;
+      const firstOwner = await field(sid, '', 'own');
+      let state: string | null = null;
+      const end = Date.now() + 15_000;
+      while (state !== 'hib' && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = await field(sid, '', 'st');
+      }
+      assert.equal(state, 'hib', 'the idle session was put to sleep');
+      // Asleep: a change published anywhere still reaches it.
+      const other = await connectClient(proxy.url, 'mcp');
+      await other.callTool({ name: 'publish_update', arguments: { uri: 'test://watched-resource' } });
+      await waitFor(() => updates.length === 1, 10_000, 'the update while asleep');
+      // Wake it with calls through the proxy: whichever instance takes them rebuilds the server.
+      const who = JSON.parse(((await client.callTool({ name: 'whoami', arguments: {} })).content as Array<{ text: string }>)[0]!.text);
+      assert.equal(who.client.name, 'mcpwire-test');
+      assert.deepEqual(who.capabilities, { sampling: {} });
+      assert.deepEqual(who.subscriptions, ['test://watched-resource']);
+      assert.equal(await field(sid, '', 'st'), 'live');
+      console.log(`woke: owner ${firstOwner} → ${await field(sid, '', 'own')}`);
+      await other.callTool({ name: 'publish_update', arguments: { uri: 'test://watched-resource' } });
+      await waitFor(() => updates.length === 2, 10_000, 'the update after waking');
+      await client.close();
+      await other.close();
+    });
+  }
 
   test('a Redis restart: 503 (never 404) while it is down, no acknowledged message lost, recovery after', async () => {
     const sid = await rawSession(proxy.url);
