@@ -476,12 +476,12 @@ export class ClusteredSession extends Session {
     }
   }
 
-  /** Another instance took this stream (or its owner asked to end the connection): let go of it. */
   /** The GET stream's connection ends wherever it is held. */
   override closeStandaloneConnection(): void {
     void this.cluster.closeHolder(this.id, GET_TAG).catch(() => {});
   }
 
+  /** Another instance took this stream (or its owner asked to end the connection): let go of it. */
   letGo(tag: string): void {
     const stream = this.streams.get(tag);
     if (stream) this.displace(stream);
