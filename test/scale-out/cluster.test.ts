@@ -3,7 +3,8 @@
 // instances, and keys that never outlive their sessions.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateMessageRequestSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connect } from '../../src/index.js';
 import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, readEvents, readToEnd, waitFor } from '../helpers.js';
 import { Tally, pump } from '../sse-tally.js';
 import { spawnInstance as spawnOne, type Instance } from './instance-process.js';
@@ -363,6 +364,40 @@ describe('three instances behind a round-robin proxy', () => {
     stream.stop();
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
     await stream.done;
+  });
+
+  test('the mcpwire client through the proxy: kill -9 of the instance holding its GET stream mid-burst, then of its owner; every notification once, in order; calls go on', async () => {
+    const client = await connect(`${proxy.url}/mcp`, { transport: 'streamable', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    const sid = (client.transport as { sessionId?: string }).sessionId!;
+    const ticks: number[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void ticks.push((n.params.data as { tick: number }).tick));
+    let holderId: string | null = null;
+    for (let i = 0; i < 100 && !holderId; i++) {
+      holderId = await field(sid, ':om', 'h:g');
+      if (!holderId) await new Promise((r) => setTimeout(r, 20));
+    }
+    const owner = byId(await field(sid, '', 'own'))!;
+    const holder = byId(holderId)!;
+    // initialize, initialized and the GET went to three instances in turn.
+    assert.notEqual(holder.id, owner.id);
+
+    const burst = client.callTool({ name: 'tick', arguments: { n: 600, delayMs: 2 } });
+    await waitFor(() => ticks.length >= 150, 30_000, '150 notifications');
+    kill9(holder);
+    assert.deepEqual((await burst).content, [{ type: 'text', text: 'ticked 600' }]);
+    await waitFor(() => ticks.length >= 600, 30_000, 'all 600 notifications');
+    assert.deepEqual(ticks, Array.from({ length: 600 }, (_, i) => i + 1), 'every number once, in order, across the resume');
+    await spawnInstance();
+
+    kill9(owner);
+    ticks.length = 0;
+    const r = await client.callTool({ name: 'tick', arguments: { n: 50 } });
+    assert.deepEqual(r.content, [{ type: 'text', text: 'ticked 50' }], 'a call after the owner died: another instance took the session over');
+    await waitFor(() => ticks.length >= 50, 30_000, 'the next 50 notifications');
+    assert.deepEqual(ticks, Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.notEqual(await field(sid, '', 'own'), owner.id);
+    await client.close();
+    await spawnInstance();
   });
 
   for (const wire of ['mcp', 'sse'] as const) {
