@@ -12,7 +12,7 @@ import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import { compareIds, INITIAL_CURSOR, RedisStreamLog, requestIdOfKey, requestKey } from '../store/redis.js';
 import type { ReadResult } from '../store/types.js';
 import type { Cluster, SessionRecord } from './cluster.js';
-import { GET_TAG, LEGACY_TAG } from './event-id.js';
+import { GET_TAG, LEGACY_TAG, requestTag } from './event-id.js';
 import {
   Session,
   type AttachOutcome,
@@ -89,6 +89,14 @@ export class ClusteredSession extends Session {
     if (r.state === 'gone') {
       this.end('ended on another instance');
       return 'gone';
+    }
+    if (r.state === 'busy') {
+      const opened = this.streams.get(tag!);
+      if (opened && opened.pending === 0 && !opened.sink) {
+        this.buffered.delete(tag!);
+        this.streams.delete(tag!);
+      }
+      return 'in-use';
     }
     accepted();
     this.owner = r.owner;
@@ -349,6 +357,10 @@ export class ClusteredSession extends Session {
   // ── streams ──────────────────────────────────────────────────────────────────────────────────
 
   override openRequestStream(firstRequestId: RequestId, json: boolean): string {
+    // A connection of the same request's stream held here lets go: the new POST takes the stream over
+    // if the request still runs (Redis says), and a stream whose request ended is not written to again.
+    const held = this.streams.get(requestTag(firstRequestId));
+    if (held) this.displace(held);
     const tag = super.openRequestStream(firstRequestId, json);
     this.buffered.set(tag, []); // events may be rung before the connection is attached
     return tag;

@@ -54,7 +54,8 @@ export class OutStream {
 }
 
 export type AttachOutcome = 'attached' | 'expired' | 'unknown' | 'complete' | 'gone';
-export type ReceiveOutcome = 'ok' | 'gone';
+/** 'in-use': a request of the POST is still running in the session (a cluster finds this only in Redis). */
+export type ReceiveOutcome = 'ok' | 'gone' | 'in-use';
 
 /** Where a connection attaching to a stream starts reading. */
 export type ResumeFrom = 'undelivered' | 'start' | { after: string };

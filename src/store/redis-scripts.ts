@@ -36,9 +36,10 @@ return 1
 
 /**
  * Client messages into the inbox, durably, before they are acknowledged.
- * KEYS: H IN OM IX OF · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
+ * KEYS: H IN OM IX OF S (the log of the POST's stream; any key of the session when there is none)
+ * · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
  * where q names a legacy request (its answer goes to the one legacy stream) or is ''.
- * Returns {st, own, ep, ownerAlive, prevInboxId, lastInboxId} or {'gone'}.
+ * Returns {st, own, ep, ownerAlive, prevInboxId, lastInboxId} or {'gone'} or {'busy'}.
  */
 export const INGRESS = `
 local h = redis.call('HMGET', KEYS[1], 'st', 'pr', 'own', 'ep', 'il')
@@ -50,6 +51,17 @@ local prev = h[5]
 local first = prev
 local id = prev
 local tag = ARGV[6]
+if tag ~= '' then
+  -- The stream of this POST's first request is open: that request still runs (sent again; its connection broke).
+  local open = redis.call('HMGET', KEYS[3], 's:' .. tag, 'f:' .. tag)
+  if open[1] and open[2] ~= '1' then return {'busy'} end
+  if open[2] == '1' then
+    -- A request id used again after its stream finished: the stream starts over, empty.
+    redis.call('DEL', KEYS[6])
+    redis.call('HDEL', KEYS[3], 'l:' .. tag, 'f:' .. tag, 'dl:' .. tag)
+    redis.call('ZREM', KEYS[5], tag)
+  end
+end
 for i = 0, tonumber(ARGV[9]) - 1 do
   id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev)
   prev = id
@@ -59,7 +71,6 @@ end
 redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
 if tag ~= '' then
   redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep)
-  redis.call('ZREM', KEYS[5], tag) -- a request id used again: its stream is open, not finished
 end
 for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV[5]) end
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])

@@ -1,7 +1,7 @@
 // Streamable HTTP (2025-03-26 … 2025-11-25): POST / GET / DELETE on one endpoint, Mcp-Session-Id.
 // Only translation lives here: sessions, routing and replay are the session engine's.
 import { sendError } from '../http/responses.js';
-import { ErrorCode, isInitializeRequest } from '../jsonrpc.js';
+import { ErrorCode, isInitializeRequest, type RequestId } from '../jsonrpc.js';
 import { GET_TAG, LEGACY_TAG, parseEventId, requestTag } from '../session/event-id.js';
 import type { ResumeFrom, Session } from '../session/session.js';
 import { JsonSink, SseConnection } from '../session/sse-writer.js';
@@ -87,12 +87,7 @@ export async function handlePost(ctx: WireContext): Promise<void> {
     });
   } else {
     if (ids.some((id) => session.hasPending(id))) {
-      if (!batch && ids.length === 1) {
-        // The same request sent again while it runs (its connection broke): join its stream from the start.
-        await resume(ctx, session, requestTag(ids[0]!), 'start');
-      } else {
-        sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id of this batch is already in use in this session');
-      }
+      await requestInUse(ctx, session, batch, ids);
       return;
     }
     if (overPendingLimit(ctx, session, ids.length)) return;
@@ -109,6 +104,16 @@ export async function handlePost(ctx: WireContext): Promise<void> {
     });
   }
   if (outcome === 'gone') sessionNotFound(res);
+  else if (outcome === 'in-use') await requestInUse(ctx, session, batch, ids);
+}
+
+async function requestInUse(ctx: WireContext, session: Session, batch: boolean, ids: RequestId[]): Promise<void> {
+  if (!batch && ids.length === 1) {
+    // The same request sent again while it runs (its connection broke): join its stream from the start.
+    await resume(ctx, session, requestTag(ids[0]!), 'start');
+  } else {
+    sendError(ctx.res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id of this batch is already in use in this session');
+  }
 }
 
 export async function handleGet(ctx: WireContext): Promise<void> {

@@ -249,6 +249,31 @@ describe('three instances behind a round-robin proxy', () => {
     }
   });
 
+  test('a request sent again while it runs, through any instance: the new POST joins its stream, it runs once; its id can be used again after', async () => {
+    const sid = await rawSession(proxy.url);
+    const owner = byId(await field(sid, '', 'own'))!;
+    const [other, third] = live().filter((i) => i.id !== owner.id) as [Instance, Instance];
+    const results = async (res: Response) => (await readToEnd(res)).filter((e) => e.data.includes('"result"')).map((e) => (JSON.parse(e.data) as { result: { content: Array<{ text: string }> } }).result.content[0]!.text);
+    let id = 100;
+    for (const [first, again] of [[owner, owner], [other, other], [other, third], [owner, other]] as const) {
+      id++;
+      const running = await call(sid, id, 'slow', { ms: 800 }, first.url);
+      assert.equal(running.status, 200);
+      await new Promise((r) => setTimeout(r, 200));
+      // Sent again with the same id: the session already runs this request, so it is not run a second time.
+      const joined = await call(sid, id, 'echo', { text: 'run twice' }, again.url);
+      assert.equal(joined.status, 200);
+      assert.deepEqual(await results(running), [], 'the first connection lets go of the stream');
+      assert.deepEqual(await results(joined), ['slept 800'], `POSTs through ${first === owner ? 'the owner' : 'another'}, then ${again === owner ? 'the owner' : again === first ? 'the same' : 'a third'} instance`);
+      const batch = await post(sid, [{ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }], again.url);
+      assert.equal(batch.status, 400, 'a batch cannot join (it is no 2025-11-25 message either)');
+      await batch.text();
+      const reused = await call(sid, id, 'echo', { text: `again ${id}` }, again.url);
+      assert.deepEqual(await results(reused), [`again ${id}`], 'once answered, the id may be used again');
+    }
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
   test('the GET stream resumed on its owner again and again while it appends: every number once, in order', async () => {
     const sid = await rawSession(proxy.url);
     const owner = byId(await field(sid, '', 'own'))!;
