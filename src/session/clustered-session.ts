@@ -357,16 +357,19 @@ export class ClusteredSession extends Session {
   // ── streams ──────────────────────────────────────────────────────────────────────────────────
 
   override openRequestStream(firstRequestId: RequestId, json: boolean): string {
-    // A connection of the same request's stream held here lets go: the new POST takes the stream over
-    // if the request still runs (Redis says), and a stream whose request ended is not written to again.
-    const held = this.streams.get(requestTag(firstRequestId));
-    if (held) this.displace(held);
-    const tag = super.openRequestStream(firstRequestId, json);
+    const tag = requestTag(firstRequestId);
+    // The same request's stream is open here: kept as it is until Redis says whether the request still
+    // runs (the new POST then joins it; a batch is refused and leaves it be).
+    const open = this.streams.get(tag);
+    if (open && !open.finished) return tag;
+    super.openRequestStream(firstRequestId, json);
     this.buffered.set(tag, []); // events may be rung before the connection is attached
     return tag;
   }
 
   override attachFresh(tag: string, sink: StreamSink): void {
+    // A connection still held on a kept stream whose request ended (Redis said so) lets go.
+    this.displace(this.streams.get(tag)!);
     super.attachFresh(tag, sink);
     this.applyBuffered(this.streams.get(tag)!);
   }

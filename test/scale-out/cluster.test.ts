@@ -200,7 +200,7 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
-  test('a 2025-03-26 batch posted to an instance that does not own the session: every answer, then the stream ends', async () => {
+  test('a 2025-03-26 batch posted to an instance that does not own the session: every answer, then the stream ends; a batch naming a request in flight gets 400', async () => {
     const v = { 'MCP-Protocol-Version': '2025-03-26' };
     const init = await fetch(`${proxy.url}/mcp`, { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify({ ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } }) });
     await init.text();
@@ -217,6 +217,16 @@ describe('three instances behind a round-robin proxy', () => {
       const answers = (await readToEnd(res)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { id: number });
       assert.deepEqual(answers.map((a) => a.id).sort((a, b) => a - b), ids);
     }
+    // A batch naming a request still in flight is refused wherever it lands, and the running one is left be.
+    const slow = { jsonrpc: '2.0', id: 50, method: 'tools/call', params: { name: 'slow', arguments: { ms: 1000 } } };
+    const running = await toOther([slow]);
+    for (const at of live()) {
+      const dup = await fetch(`${at.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, ...v, 'Mcp-Session-Id': sid }, body: JSON.stringify([{ ...slow, params: { name: 'echo', arguments: { text: 'dup' } } }]) });
+      assert.equal(dup.status, 400, `through ${at === owner ? 'the owner' : at === other ? 'the instance running the POST' : 'a third instance'}`);
+      assert.match(await dup.text(), /already in use/);
+    }
+    const slept = (await readToEnd(running)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { result: { content: Array<{ text: string }> } });
+    assert.deepEqual(slept.map((m) => m.result.content[0]!.text), ['slept 1000']);
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
@@ -265,9 +275,6 @@ describe('three instances behind a round-robin proxy', () => {
       assert.equal(joined.status, 200);
       assert.deepEqual(await results(running), [], 'the first connection lets go of the stream');
       assert.deepEqual(await results(joined), ['slept 800'], `POSTs through ${first === owner ? 'the owner' : 'another'}, then ${again === owner ? 'the owner' : again === first ? 'the same' : 'a third'} instance`);
-      const batch = await post(sid, [{ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }], again.url);
-      assert.equal(batch.status, 400, 'a batch cannot join (it is no 2025-11-25 message either)');
-      await batch.text();
       const reused = await call(sid, id, 'echo', { text: `again ${id}` }, again.url);
       assert.deepEqual(await results(reused), [`again ${id}`], 'once answered, the id may be used again');
     }

@@ -1,6 +1,6 @@
 // One mcpwire instance of a cluster for the scale-out tests: the "everything" fixture over Redis.
-// Settings from the environment: REDIS_URL, PREFIX, LEASE_MS, HIBERNATE_MS, SESSION_IDLE_MS, RESPONSE_MODE. Prints its URL and
-// instance id on one line, then serves until killed.
+// Settings from the environment: REDIS_URL, PREFIX, LEASE_MS, HIBERNATE_MS, SESSION_IDLE_MS,
+// RESPONSE_MODE. Serves /metrics too. Prints its URL and instance id on one line, then serves until killed.
 import { z } from 'zod';
 import { metricsRoute, serve, type McpWireServer } from '../../src/index.js';
 import { createEverythingServer } from '../fixtures/everything.js';
