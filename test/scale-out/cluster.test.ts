@@ -404,10 +404,11 @@ describe('three instances behind a round-robin proxy', () => {
     const ticks: number[] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void ticks.push((n.params.data as { tick: number }).tick));
     let holderId: string | null = null;
-    for (let i = 0; i < 100 && !holderId; i++) {
+    for (const end = Date.now() + 10_000; !holderId && Date.now() < end; ) {
       holderId = await field(sid, ':om', 'h:g');
       if (!holderId) await new Promise((r) => setTimeout(r, 20));
     }
+    assert.ok(holderId, 'the client opened its GET stream');
     const owner = byId(await field(sid, '', 'own'))!;
     const holder = byId(holderId)!;
     // initialize, initialized and the GET went to three instances in turn.
