@@ -80,10 +80,7 @@ export class ClusteredSession extends Session {
       r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, this.wire === 'legacy', tag !== undefined && this.streams.get(tag)?.json === true);
     } catch (err) {
       // The POST is refused (503): the stream opened for its answers will never be used.
-      if (tag) {
-        this.buffered.delete(tag);
-        this.streams.delete(tag);
-      }
+      if (tag) this.dropUnused(tag);
       throw err;
     }
     if (r.state === 'gone') {
@@ -91,11 +88,7 @@ export class ClusteredSession extends Session {
       return 'gone';
     }
     if (r.state === 'busy') {
-      const opened = this.streams.get(tag!);
-      if (opened && opened.pending === 0 && !opened.sink) {
-        this.buffered.delete(tag!);
-        this.streams.delete(tag!);
-      }
+      this.dropUnused(tag!);
       return 'in-use';
     }
     accepted();
@@ -365,6 +358,17 @@ export class ClusteredSession extends Session {
     super.openRequestStream(firstRequestId, json);
     this.buffered.set(tag, []); // events may be rung before the connection is attached
     return tag;
+  }
+
+  /**
+   * The POST of `tag` was not taken: the stream opened for it goes, unless it is the same request's
+   * stream kept open here (it has a connection, or answers on their way).
+   */
+  private dropUnused(tag: string): void {
+    const stream = this.streams.get(tag);
+    if (!stream || stream.pending > 0 || stream.sink) return;
+    this.buffered.delete(tag);
+    this.streams.delete(tag);
   }
 
   override attachFresh(tag: string, sink: StreamSink): void {
