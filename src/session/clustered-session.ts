@@ -122,6 +122,10 @@ export class ClusteredSession extends Session {
         for (;;) {
           const entries = await this.cluster.readInbox(this.id, this.inboxCursor, INBOX_PAGE);
           for (const e of entries) {
+            if (e.fields.n === '1') {
+              await this.cluster.claimUnheard(this.id, e);
+              if (!this.owned || this.ended) return;
+            }
             this.inboxCursor = e.id;
             this.deliverEntry(e.fields.m, e.fields.x, e.fields.t);
           }
@@ -230,6 +234,8 @@ export class ClusteredSession extends Session {
     for (const field of Object.keys(streams)) {
       let id: RequestId;
       let stream: OutStream;
+      // Taken while the dead owner was no longer listening: it never had it; the inbox backlog delivers it.
+      if (streams[`n:${field.startsWith('s:') ? field.slice(2) : field}`] === '1') continue;
       if (field.startsWith('s:r.')) {
         const tag = field.slice(2);
         failed.add(tag);

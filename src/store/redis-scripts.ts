@@ -5,9 +5,11 @@
 //   P{S}         hash   st live|hib · own instance · ep epoch · pr principal · w wire · pv · ip · ll · sb
 //                       · il last inbox id · ic inbox id processed by the owner · la last activity · ca
 //   P{S}:in      stream client→server messages: m JSON · x extra · t response stream tag · p previous id
+//                       · n 1 when taken while the owner was not listening
 //   P{S}:om      hash   per stream tag: h:<tag> holder · l:<tag> last id · f:<tag> finished · s:<tag>
 //                       opened at epoch · dl:<tag> last id a connection received; and q:<id> a legacy
-//                       request in flight since epoch
+//                       request in flight since epoch · n:<tag> / n:q:<id> taken while the owner was not
+//                       listening (it never had the request: a takeover runs it instead of failing it)
 //   P{S}:o:<tag> stream server→client messages: d JSON · p previous id · f 1 on the stream's last
 //   P{S}:of      zset   finished POST streams' tags by finish time: beyond the retained count, the
 //                       oldest one's log and fields go (a busy session's metadata stays bounded)
@@ -58,24 +60,37 @@ if tag ~= '' then
   if open[2] == '1' then
     -- A request id used again after its stream finished: the stream starts over, empty.
     redis.call('DEL', KEYS[6])
-    redis.call('HDEL', KEYS[3], 'l:' .. tag, 'f:' .. tag, 'dl:' .. tag)
+    redis.call('HDEL', KEYS[3], 'l:' .. tag, 'f:' .. tag, 'dl:' .. tag, 'n:' .. tag)
     redis.call('ZREM', KEYS[5], tag)
   end
 end
+local alive = 0
+if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
+-- Nobody listens on a live owner's channel: its process is gone, though its lease has yet to lapse.
+if st == 'live' and own ~= ARGV[2] and alive == 1 and redis.call('PUBSUB', 'NUMSUB', ARGV[8] .. own)[2] == 0 then alive = 0 end
+-- Messages the owner cannot have had are marked (n), on the entry and per request: a takeover runs
+-- them instead of failing them as lost, and whoever delivers one first clears its mark.
+local unheard = st == 'live' and own ~= ARGV[2] and alive == 0
 for i = 0, tonumber(ARGV[9]) - 1 do
-  id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev)
+  if unheard then
+    id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev, 'n', '1')
+  else
+    id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev)
+  end
   prev = id
   local q = ARGV[12 + 3 * i]
-  if q ~= '' then redis.call('HSET', KEYS[3], 'q:' .. q, ep) end
+  if q ~= '' then
+    redis.call('HSET', KEYS[3], 'q:' .. q, ep)
+    if unheard then redis.call('HSET', KEYS[3], 'n:q:' .. q, '1') end
+  end
 end
 redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
 if tag ~= '' then
   redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep)
+  if unheard then redis.call('HSET', KEYS[3], 'n:' .. tag, '1') end
 end
 for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV[5]) end
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
-local alive = 0
-if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
 if st == 'live' and own ~= ARGV[2] and alive == 1 then
   if tonumber(ARGV[9]) == 1 and #ARGV[10] + #ARGV[11] <= ${DOORBELL_MAX_BYTES} then
     redis.call('PUBLISH', ARGV[8] .. own, 'im|' .. ARGV[1] .. '|' .. id .. '|' .. first .. '|' .. tag .. '|' .. ARGV[11] .. '\\n' .. ARGV[10])
@@ -108,7 +123,7 @@ if ARGV[6] == '1' then
   redis.call('PEXPIRE', KEYS[4], ARGV[7])
   if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[12]) then
     local old = redis.call('ZPOPMIN', KEYS[4])[1]
-    redis.call('HDEL', KEYS[3], 'h:' .. old, 'l:' .. old, 'f:' .. old, 's:' .. old, 'dl:' .. old)
+    redis.call('HDEL', KEYS[3], 'h:' .. old, 'l:' .. old, 'f:' .. old, 's:' .. old, 'dl:' .. old, 'n:' .. old)
     redis.call('DEL', ARGV[13] .. old)
   end
 else
@@ -116,7 +131,7 @@ else
   redis.call('HSET', KEYS[3], 'l:' .. tag, id)
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end
-if ARGV[11] ~= '' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11]) end
+if ARGV[11] ~= '' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11], 'n:q:' .. ARGV[11]) end
 local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
 -- An unfenced append (a change, from any instance) rings the holder even when it is the caller: nothing else
 -- delivers it there.

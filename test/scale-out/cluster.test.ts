@@ -398,8 +398,9 @@ describe('three instances behind a round-robin proxy', () => {
     await stream.done;
   });
 
-  test('the mcpwire client through the proxy: kill -9 of the instance holding its GET stream mid-burst, then of its owner; every notification once, in order; calls go on', async () => {
+  test('the mcpwire client through the proxy: kill -9 of the instance holding its GET stream mid-burst, then of its owner; every notification once, in order; calls go on', async (t) => {
     const client = await connect(`${proxy.url}/mcp`, { transport: 'streamable', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    t.after(() => client.close());
     const sid = (client.transport as { sessionId?: string }).sessionId!;
     const ticks: number[] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void ticks.push((n.params.data as { tick: number }).tick));
@@ -409,10 +410,9 @@ describe('three instances behind a round-robin proxy', () => {
       if (!holderId) await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(holderId, 'the client opened its GET stream');
-    const owner = byId(await field(sid, '', 'own'))!;
     const holder = byId(holderId)!;
     // initialize, initialized and the GET went to three instances in turn.
-    assert.notEqual(holder.id, owner.id);
+    assert.notEqual(holder.id, await field(sid, '', 'own'));
 
     const burst = client.callTool({ name: 'tick', arguments: { n: 600, delayMs: 2 } });
     await waitFor(() => ticks.length >= 150, 30_000, '150 notifications');
@@ -422,14 +422,25 @@ describe('three instances behind a round-robin proxy', () => {
     assert.deepEqual(ticks, Array.from({ length: 600 }, (_, i) => i + 1), 'every number once, in order, across the resume');
     await spawnInstance();
 
+    // The session may have gone to sleep since (HIBERNATE_MS): a call wakes it; kill whoever owns it then.
+    ticks.length = 0;
+    await client.callTool({ name: 'tick', arguments: { n: 1 } });
+    const owner = byId(await field(sid, '', 'own'))!;
+    assert.ok(owner, 'the session has a live owner');
     kill9(owner);
+    // Redis sees the dead owner's connections close at once; its lease lapses only after LEASE_MS.
+    const listeners = async () => ((await redis.command('PUBSUB', 'NUMSUB', `${PREFIX}b:${owner.id}`)) as [string, number])[1];
+    for (const end = Date.now() + 5_000; (await listeners()) !== 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await listeners(), 0, 'Redis saw the dead owner leave its channel');
+    assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
     ticks.length = 0;
     const r = await client.callTool({ name: 'tick', arguments: { n: 50 } });
-    assert.deepEqual(r.content, [{ type: 'text', text: 'ticked 50' }], 'a call after the owner died: another instance took the session over');
+    assert.deepEqual(r.content, [{ type: 'text', text: 'ticked 50' }], 'a call sent after the owner died, before its lease lapsed: the instance taking the session over runs it (the dead owner never had it)');
     await waitFor(() => ticks.length >= 50, 30_000, 'the next 50 notifications');
     assert.deepEqual(ticks, Array.from({ length: 50 }, (_, i) => i + 1));
     assert.notEqual(await field(sid, '', 'own'), owner.id);
-    await client.close();
+    const om = (await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[];
+    assert.deepEqual(om.filter((f) => f.startsWith('n:')), [], 'the call taken while nobody owned it is marked in-hand once delivered');
     await spawnInstance();
   });
 
