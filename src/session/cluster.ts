@@ -101,7 +101,26 @@ export class Cluster {
   }
 
   private async renewLease(): Promise<void> {
+    const sentAt = Date.now();
     await this.port.command(['SET', this.leaseKey, String(process.pid), 'PX', String(this.settings.leaseMs)]);
+    this.leaseSentAt = sentAt;
+  }
+
+  /** When the last renewal that Redis took was sent: the lease surely lasts until leaseMs after it. */
+  private leaseSentAt = 0;
+
+  /**
+   * Whether this instance's lease may have lapsed (the process was paused, or Redis was away): its
+   * sessions may have been taken over meanwhile, so an owner checks before it delivers anything.
+   */
+  get leaseInDoubt(): boolean {
+    return Date.now() - this.leaseSentAt >= this.settings.leaseMs;
+  }
+
+  /** Whether this instance still owns the session at `epoch`. */
+  async stillOwns(sid: string, epoch: string): Promise<boolean> {
+    const [own, ep] = await this.port.command<Array<string | null>>(['HMGET', this.keys.session(sid), 'own', 'ep']);
+    return own === this.me && ep === epoch;
   }
 
   private ticks = 0;

@@ -117,6 +117,11 @@ export class ClusteredSession extends Session {
     }
     this.draining = true;
     try {
+      // A paused process wakes with doorbells it was rung before its lease lapsed: the session may be another's.
+      if (this.cluster.leaseInDoubt && !(await this.cluster.stillOwns(this.id, this.epoch))) {
+        if (this.owned && !this.ended) this.fenced();
+        return;
+      }
       do {
         this.drainAgain = false;
         for (;;) {
@@ -146,7 +151,7 @@ export class ClusteredSession extends Session {
    */
   inboxMessage(id: string, prev: string, tag: string, x: string, m: string): void {
     if (!this.owned || this.ended) return;
-    if (this.draining || prev !== this.inboxCursor) {
+    if (this.draining || prev !== this.inboxCursor || this.cluster.leaseInDoubt) {
       void this.drain();
       return;
     }

@@ -398,6 +398,33 @@ describe('three instances behind a round-robin proxy', () => {
     await stream.done;
   });
 
+  test('a paused owner does not run, once it wakes, what it was handed before its lease lapsed', async () => {
+    // B listens for a URI; A's owner is paused, then handed a call that publishes a change of that URI.
+    const uri = 'test://paused-owner';
+    const sidB = await rawSession(proxy.url);
+    await (await post(sidB, { jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri } })).text();
+    const sidA = await rawSession(proxy.url);
+    const owner = byId(await field(sidA, '', 'own'))!;
+    const other = live().find((i) => i !== owner)!;
+    owner.child.kill('SIGSTOP');
+    let answer;
+    try {
+      // Its lease still holds and its connections are open: the call is rung to it, as to a live owner.
+      assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the paused owner still holds its lease');
+      const res = await call(sidA, 2, 'publish_update', { uri }, other.url);
+      answer = JSON.parse((await readToEnd(res, 10_000)).at(-1)!.data) as { error?: { data?: { reason?: string } } };
+    } finally {
+      owner.child.kill('SIGCONT');
+    }
+    // The lease lapsed, another instance took A over and answered the call it cannot know the fate of.
+    assert.equal(answer.error?.data?.reason, 'owner_lost');
+    assert.notEqual(await field(sidA, '', 'own'), owner.id);
+    await new Promise((r) => setTimeout(r, 1_000)); // the old owner runs again, with that doorbell waiting
+    assert.equal(await redis.command('XLEN', `${PREFIX}{${sidB}}:o:g`), 0, 'the woken owner did not run the call: no change was published');
+    const after = await call(sidA, 3, 'echo', { text: 'still served' });
+    assert.match(await after.text(), /still served/);
+  });
+
   test('the mcpwire client through the proxy: kill -9 of the instance holding its GET stream mid-burst, then of its owner; every notification once, in order; calls go on', async (t) => {
     const client = await connect(`${proxy.url}/mcp`, { transport: 'streamable', reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     t.after(() => client.close());
