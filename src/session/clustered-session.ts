@@ -190,15 +190,15 @@ export class ClusteredSession extends Session {
    * Becomes the owner: of a hibernated session (expected ''), or of one whose owner's lease is gone.
    * Requests that were in flight on a dead owner are answered with a retryable owner_lost error.
    */
-  takeOver(expected: string): Promise<void> {
-    if (this.owned && expected !== this.cluster.me) return Promise.resolve();
-    this.acquiring ??= this.acquire(expected)
+  takeOver(expected: string, again = true): Promise<void> {
+    if (this.ended || (this.owned && expected !== this.cluster.me)) return Promise.resolve();
+    this.acquiring ??= this.acquire(expected, again)
       .catch((err: unknown) => this.deps.log.warn({ err, sessionId: this.id }, 'taking over a session failed'))
       .finally(() => (this.acquiring = undefined));
     return this.acquiring;
   }
 
-  private async acquire(expected: string): Promise<void> {
+  private async acquire(expected: string, again: boolean): Promise<void> {
     const wait = this.cluster.settings.leaseMs - this.cluster.port.upForMs;
     if (expected !== '' && wait > 0) await new Promise((r) => setTimeout(r, wait));
     const r = await this.cluster.acquire(this.id, expected);
@@ -213,6 +213,9 @@ export class ClusteredSession extends Session {
         await this.drain();
       } else if (r.owner) {
         await this.cluster.ring(r.owner, this.id);
+        // Its lease runs yet, though nobody heard the message (its process died): once that lease has
+        // had time to lapse, try again, since nothing held here may prompt anyone else to.
+        if (r.status === 'alive' && expected !== '' && again) setTimeout(() => void this.takeOver(expected, false), this.cluster.settings.leaseMs).unref();
       }
       return;
     }
