@@ -188,9 +188,12 @@ export class Cluster {
     const bar = message.indexOf('|');
     const kind = message.slice(0, bar);
     if (kind === 'ev') {
-      // ev|S|tag|id|prev|fin|data
-      const [[, sid, tag, id, prev, fin], data] = splitHead(message, 6);
-      this.sessions.get(sid!)?.remoteEvent(tag!, id!, prev!, fin === '1', data);
+      // ev|S|tag|id|prev|fin|own|data
+      const [[, sid, tag, id, prev, fin, own], data] = splitHead(message, 7);
+      const session = this.sessions.get(sid!);
+      // A holder learns the owner from what it sends: should that owner die, the holder's check notices.
+      if (session && own) session.owner = own;
+      session?.remoteEvent(tag!, id!, prev!, fin === '1', data);
       return;
     }
     if (kind === 'eg') {

@@ -17,7 +17,8 @@
 //   Pss          zset   live sessions by last activity (for list_changed fan-out)
 //   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
 // Doorbells on channel Pb:<iid>: `in|S` (inbox), `im|S|id|prev|tag|x\nm` (the one message just put in
-// the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|data` (event for a holder),
+// the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|own|data` (event for a holder; own: the owner that
+// sent it, '' for a change from any instance),
 // `eg|S|tag|id` (an event too large to ring with: read it from the log), `dt|S|tag` (another instance took
 // the stream), `end|S` (the session ended). A copy rides along only up to DOORBELL_MAX_BYTES: Redis cuts a
 // subscriber off whose output buffer grows past its pub/sub limit, and the log has every message anyway.
@@ -137,7 +138,7 @@ local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
 -- delivers it there.
 if holder ~= '' and (holder ~= ARGV[2] or ARGV[3] == '') then
   if #ARGV[5] <= ${DOORBELL_MAX_BYTES} then
-    redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. ARGV[5])
+    redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. (ARGV[3] == '' and '' or ARGV[2]) .. '|' .. ARGV[5])
   else
     redis.call('PUBLISH', ARGV[10] .. holder, 'eg|' .. ARGV[1] .. '|' .. tag .. '|' .. id)
   end

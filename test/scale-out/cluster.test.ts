@@ -398,7 +398,11 @@ describe('three instances behind a round-robin proxy', () => {
     await stream.done;
   });
 
-  test('legacy /sse: a request posted after its owner died, before its lease lapsed, is run by the instance taking over', async () => {
+  /**
+   * A legacy session whose stream one instance holds while another owns it (it went to sleep and a
+   * call through the other woke it): killing the owner leaves the client's stream standing.
+   */
+  async function legacySplit() {
     const events: Array<{ event?: string; data: string }> = [];
     const holder = live()[0]!;
     const hangUp = new AbortController();
@@ -411,31 +415,51 @@ describe('three instances behind a round-robin proxy', () => {
       fetch(new URL(endpoint, i.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     const answer = async (id: number) => {
       await waitFor(() => events.some((e) => e.data.includes(`"id":${id}`)), 15_000, `the answer to ${id}`);
-      return JSON.parse(events.find((e) => e.data.includes(`"id":${id}`))!.data) as { result?: { content: Array<{ text: string }> }; error?: unknown };
+      return JSON.parse(events.find((e) => e.data.includes(`"id":${id}`))!.data) as { result?: { content: Array<{ text: string }> }; error?: { data?: { reason?: string } } };
     };
     await postTo(holder, INIT);
     await answer(0);
     await postTo(holder, { jsonrpc: '2.0', method: 'notifications/initialized' });
-    // Asleep, then woken by a call through another instance: that one owns it, the first holds its stream.
     for (const end = Date.now() + 15_000; (await field(sid, '', 'st')) !== 'hib' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
     const owner = live().find((i) => i !== holder)!;
     assert.equal((await postTo(owner, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'wake' } } })).status, 202);
     await answer(1);
     assert.equal(await field(sid, '', 'own'), owner.id);
+    const killOwner = async () => {
+      kill9(owner);
+      const listeners = async () => ((await redis.command('PUBSUB', 'NUMSUB', `${PREFIX}b:${owner.id}`)) as [string, number])[1];
+      for (const end = Date.now() + 5_000; (await listeners()) !== 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
+    };
+    const close = async () => {
+      hangUp.abort();
+      await pumped;
+      await spawnInstance();
+    };
+    return { sid, holder, owner, postTo, answer, killOwner, close };
+  }
 
-    kill9(owner);
-    const listeners = async () => ((await redis.command('PUBSUB', 'NUMSUB', `${PREFIX}b:${owner.id}`)) as [string, number])[1];
-    for (const end = Date.now() + 5_000; (await listeners()) !== 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
+  test('legacy /sse: a request posted after its owner died, before its lease lapsed, is run by the instance taking over', async () => {
+    const { sid, holder, postTo, answer, killOwner, close } = await legacySplit();
+    await killOwner();
     const third = live().find((i) => i !== holder)!;
     assert.equal((await postTo(third, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'after the owner died' } } })).status, 202);
     const r = await answer(2);
     assert.equal(r.result?.content[0]?.text, 'after the owner died', 'run by the instance that took over, not failed as lost');
     const om = (await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[];
     assert.deepEqual(om.filter((f) => f.startsWith('n:') || f.startsWith('q:')), [], 'answered: nothing of it is left in flight');
-    hangUp.abort();
-    await pumped;
-    await spawnInstance();
+    await close();
+  });
+
+  test('legacy /sse: a request in flight when its owner dies is answered owner_lost on the stream held elsewhere, with no further message', async () => {
+    const { owner, postTo, answer, killOwner, close } = await legacySplit();
+    assert.equal((await postTo(owner, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { ms: 30_000 } } })).status, 202);
+    await new Promise((r) => setTimeout(r, 200)); // the owner runs it
+    await killOwner();
+    // The holder learnt the owner from the answers it relayed: its check of owners' leases sees this one lapse.
+    const r = await answer(2);
+    assert.equal(r.error?.data?.reason, 'owner_lost');
+    await close();
   });
 
   test('a paused owner does not run, once it wakes, what it was handed before its lease lapsed', async () => {
