@@ -41,6 +41,8 @@ export class ClusteredSession extends Session {
   private draining = false;
   private drainAgain = false;
   private acquiring: Promise<void> | undefined;
+  /** A takeover asked for again once a lease that outlived its owner has lapsed (one at a time). */
+  private askAgain: NodeJS.Timeout | undefined;
   /** After a takeover: the requests of the inbox backlog that were already answered with owner_lost. */
   private failed: Set<string> | undefined;
   /** Doorbell events held per stream while its replay runs, or before its connection is attached. */
@@ -215,7 +217,12 @@ export class ClusteredSession extends Session {
         await this.cluster.ring(r.owner, this.id);
         // Its lease runs yet, though nobody heard the message (its process died): once that lease has
         // had time to lapse, try again, since nothing held here may prompt anyone else to.
-        if (r.status === 'alive' && expected !== '' && again) setTimeout(() => void this.takeOver(expected, false), this.cluster.settings.leaseMs).unref();
+        if (r.status === 'alive' && expected !== '' && again && !this.askAgain) {
+          this.askAgain = setTimeout(() => {
+            this.askAgain = undefined;
+            void this.takeOver(expected, false);
+          }, this.cluster.settings.leaseMs).unref();
+        }
       }
       return;
     }
