@@ -176,9 +176,22 @@ export class RedisPort {
     return new StoreUnavailableError(err);
   }
 
+  /** Lets pending commands finish while Redis answers; a Redis that is away has no say in how long this takes. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watchdog);
-    await Promise.allSettled([this.cmdClient.quit(), this.subClient.quit(), this.blockClient.quit()]);
+    await Promise.all([this.cmdClient, this.subClient, this.blockClient].map((c) => this.closeClient(c)));
+  }
+
+  private async closeClient(c: Client): Promise<void> {
+    if (c.isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.opts.commandTimeoutMs)));
+      const closed = await Promise.race([c.close().then(() => true, () => true), timedOut]);
+      clearTimeout(timer);
+      if (closed) return;
+    }
+    // Not connected (it would wait for a reconnect that may never come), or not closing in time.
+    if (c.isOpen) c.destroy();
   }
 }

@@ -13,7 +13,8 @@ export interface Instance {
 export async function spawnInstance(env: Record<string, string>): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/scale-out/instance.ts'], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stdin is a pipe from the test process: when that goes (killed, timed out), the instance goes too.
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';

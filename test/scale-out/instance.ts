@@ -39,3 +39,4 @@ process.stdout.write(`listening ${server.url} ${health.redis?.instance}\n`);
 const stop = () => void server.close({ drainMs: 500 }).then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+process.stdin.on('end', () => process.exit(0)).resume();

@@ -3,7 +3,9 @@
 // command), nothing hangs, and commands work again as soon as Redis answers.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { pino } from 'pino';
+import { serve } from '../../src/index.js';
 import { RedisPort, StoreUnavailableError } from '../../src/store/redis-port.js';
 import { startRedis, type RedisServer } from './redis.js';
 
@@ -51,4 +53,36 @@ test('a Redis that stops answering: each command fails after commandTimeoutMs wi
 test('an error from Redis itself is passed through, not taken for an outage', async () => {
   await port.command(['SET', 'port:str', 'x']);
   await assert.rejects(port.command(['LPUSH', 'port:str', 'y']), (err: Error) => !(err instanceof StoreUnavailableError) && /^WRONGTYPE/.test(err.message));
+});
+
+test('closing does not wait for a Redis that is away: at once when it is down, within commandTimeoutMs when it does not answer', async () => {
+  const timed = async (p: RedisPort) => {
+    const t0 = Date.now();
+    await p.close();
+    return Date.now() - t0;
+  };
+  const paused = new RedisPort({ url: redis.url, prefix: 'port:', commandTimeoutMs: 300, log: pino({ level: 'silent' }) });
+  await paused.connect();
+  redis.pause();
+  try {
+    const waited = await timed(paused);
+    assert.ok(waited < 1_500, `closed after ${waited} ms with Redis not answering`);
+  } finally {
+    redis.resume();
+  }
+  const down = new RedisPort({ url: redis.url, prefix: 'port:', commandTimeoutMs: 300, log: pino({ level: 'silent' }) });
+  await down.connect();
+  // A whole server too: shutting down (SIGTERM) must not hang on its Redis.
+  const server = await serve({ port: 0, createServer: () => new McpServer({ name: 'close-test', version: '1.0.0' }), redis: { url: redis.url, prefix: 'close:' } });
+  await redis.stop();
+  try {
+    await new Promise((r) => setTimeout(r, 300)); // the clients see the connection go and start reconnecting
+    const waited = await timed(down);
+    assert.ok(waited < 500, `closed after ${waited} ms with Redis down`);
+    const t0 = Date.now();
+    await server.close();
+    assert.ok(Date.now() - t0 < 2_000, `the server closed after ${Date.now() - t0} ms with Redis down`);
+  } finally {
+    await redis.start();
+  }
 });
