@@ -188,12 +188,9 @@ export class Cluster {
     const bar = message.indexOf('|');
     const kind = message.slice(0, bar);
     if (kind === 'ev') {
-      // ev|S|tag|id|prev|fin|own|data
-      const [[, sid, tag, id, prev, fin, own], data] = splitHead(message, 7);
-      const session = this.sessions.get(sid!);
-      // A holder learns the owner from what it sends: should that owner die, the holder's check notices.
-      if (session && own) session.owner = own;
-      session?.remoteEvent(tag!, id!, prev!, fin === '1', data);
+      // ev|S|tag|id|prev|fin|data
+      const [[, sid, tag, id, prev, fin], data] = splitHead(message, 6);
+      this.sessions.get(sid!)?.remoteEvent(tag!, id!, prev!, fin === '1', data);
       return;
     }
     if (kind === 'eg') {
@@ -208,11 +205,14 @@ export class Cluster {
       this.sessions.get(sid!)?.inboxMessage(id!, prev!, tag!, rest.slice(0, nl), rest.slice(nl + 1));
       return;
     }
-    const [, sid, tag] = message.split('|');
+    // in|S · ow|S|owner · dt|S|tag · end|S
+    const [, sid, arg] = message.split('|');
     const session = this.sessions.get(sid!);
     if (!session) return;
     if (kind === 'in') void session.drain();
-    else if (kind === 'dt') session.letGo(tag!);
+    // A holder learns who owns the session now: should that owner die, the holder's check notices.
+    else if (kind === 'ow') session.owner = arg!;
+    else if (kind === 'dt') session.letGo(arg!);
     else if (kind === 'end') session.end('ended on another instance');
   }
 
@@ -261,7 +261,7 @@ export class Cluster {
 
   async acquire(sid: string, expectedOwner: string): Promise<AcquireResult> {
     const k = this.keys;
-    const r = await this.port.script<string[]>(ACQUIRE, [k.session(sid), k.streamsMeta(sid)], [this.me, expectedOwner, k.leasePrefix(), Date.now(), this.settings.ttlMs]);
+    const r = await this.port.script<string[]>(ACQUIRE, [k.session(sid), k.streamsMeta(sid)], [this.me, expectedOwner, k.leasePrefix(), Date.now(), this.settings.ttlMs, sid, k.channelPrefix()]);
     if (r[0] !== 'ok') return { status: r[0] as 'mine' | 'alive' | 'moved' | 'gone', owner: r[1] ?? '' };
     const bar = r.indexOf('|');
     return { status: 'ok', epoch: r[1]!, fromState: r[2]!, record: toRecord(r.slice(3, bar)), streams: toRecord(r.slice(bar + 1)) };

@@ -17,10 +17,10 @@
 //   Pss          zset   live sessions by last activity (for list_changed fan-out)
 //   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
 // Doorbells on channel Pb:<iid>: `in|S` (inbox), `im|S|id|prev|tag|x\nm` (the one message just put in
-// the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|own|data` (event for a holder; own: the owner that
-// sent it, '' for a change from any instance),
+// the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|data` (event for a holder),
 // `eg|S|tag|id` (an event too large to ring with: read it from the log), `dt|S|tag` (another instance took
-// the stream), `end|S` (the session ended). A copy rides along only up to DOORBELL_MAX_BYTES: Redis cuts a
+// the stream), `ow|S|iid` (the session has a new owner: holders check its lease), `end|S` (the session
+// ended). An instance ignores a kind it does not know, so new kinds leave older instances as they were. A copy rides along only up to DOORBELL_MAX_BYTES: Redis cuts a
 // subscriber off whose output buffer grows past its pub/sub limit, and the log has every message anyway.
 
 /** The largest message a doorbell carries. */
@@ -138,7 +138,7 @@ local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
 -- delivers it there.
 if holder ~= '' and (holder ~= ARGV[2] or ARGV[3] == '') then
   if #ARGV[5] <= ${DOORBELL_MAX_BYTES} then
-    redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. (ARGV[3] == '' and '' or ARGV[2]) .. '|' .. ARGV[5])
+    redis.call('PUBLISH', ARGV[10] .. holder, 'ev|' .. ARGV[1] .. '|' .. tag .. '|' .. id .. '|' .. prev .. '|' .. ARGV[6] .. '|' .. ARGV[5])
   else
     redis.call('PUBLISH', ARGV[10] .. holder, 'eg|' .. ARGV[1] .. '|' .. tag .. '|' .. id)
   end
@@ -180,7 +180,8 @@ return 1
 /**
  * Ownership moves: from a hibernated session, or from an owner whose lease is gone. The epoch
  * grows, so the old owner's next append is fenced.
- * KEYS: H OM · ARGV: me expectedOwner leasePrefix now ttl
+ * Every other instance holding one of the session's streams is told who owns it now.
+ * KEYS: H OM · ARGV: me expectedOwner leasePrefix now ttl sid channelPrefix
  * Returns {'ok', epoch, previous state, hash fields…, '|', om fields…} or {'alive'|'moved'|'gone', owner}.
  */
 export const ACQUIRE = `
@@ -198,7 +199,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local out = {'ok', tostring(ep), st}
 for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(out, v) end
 table.insert(out, '|')
-for _, v in ipairs(redis.call('HGETALL', KEYS[2])) do table.insert(out, v) end
+local told = {[ARGV[1]] = true}
+local om = redis.call('HGETALL', KEYS[2])
+for i = 1, #om, 2 do
+  local holder = om[i + 1]
+  if string.sub(om[i], 1, 2) == 'h:' and not told[holder] then
+    told[holder] = true
+    redis.call('PUBLISH', ARGV[7] .. holder, 'ow|' .. ARGV[6] .. '|' .. ARGV[1])
+  end
+end
+for _, v in ipairs(om) do table.insert(out, v) end
 return out
 `;
 

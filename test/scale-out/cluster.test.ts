@@ -456,7 +456,7 @@ describe('three instances behind a round-robin proxy', () => {
     assert.equal((await postTo(owner, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { ms: 30_000 } } })).status, 202);
     await new Promise((r) => setTimeout(r, 200)); // the owner runs it
     await killOwner();
-    // The holder learnt the owner from the answers it relayed: its check of owners' leases sees this one lapse.
+    // The holder was told who woke the session: its check of owners' leases sees this one lapse.
     const r = await answer(2);
     assert.equal(r.error?.data?.reason, 'owner_lost');
     await close();
