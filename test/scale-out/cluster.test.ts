@@ -443,8 +443,10 @@ describe('three instances behind a round-robin proxy', () => {
     const { sid, holder, postTo, answer, killOwner, close } = await legacySplit();
     await killOwner();
     const third = live().find((i) => i !== holder)!;
+    const sent = Date.now();
     assert.equal((await postTo(third, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'after the owner died' } } })).status, 202);
     const r = await answer(2);
+    console.log(`failover (legacy): the call posted after the owner died was answered in ${Date.now() - sent} ms (lease ${LEASE_MS} ms)`);
     assert.equal(r.result?.content[0]?.text, 'after the owner died', 'run by the instance that took over, not failed as lost');
     const om = (await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[];
     assert.deepEqual(om.filter((f) => f.startsWith('n:') || f.startsWith('q:')), [], 'answered: nothing of it is left in flight');
@@ -455,9 +457,11 @@ describe('three instances behind a round-robin proxy', () => {
     const { owner, postTo, answer, killOwner, close } = await legacySplit();
     assert.equal((await postTo(owner, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { ms: 30_000 } } })).status, 202);
     await new Promise((r) => setTimeout(r, 200)); // the owner runs it
+    const killed = Date.now();
     await killOwner();
     // The holder was told who woke the session: its check of owners' leases sees this one lapse.
     const r = await answer(2);
+    console.log(`failover (legacy, in flight): owner_lost ${Date.now() - killed} ms after kill -9 (lease ${LEASE_MS} ms)`);
     assert.equal(r.error?.data?.reason, 'owner_lost');
     await close();
   });
@@ -525,13 +529,15 @@ describe('three instances behind a round-robin proxy', () => {
     assert.equal(await listeners(), 0, 'Redis saw the dead owner leave its channel');
     assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
     ticks.length = 0;
+    const sent = Date.now();
     const r = await client.callTool({ name: 'tick', arguments: { n: 50 } });
+    console.log(`failover: the call sent after the owner died was answered in ${Date.now() - sent} ms (lease ${LEASE_MS} ms)`);
     assert.deepEqual(r.content, [{ type: 'text', text: 'ticked 50' }], 'a call sent after the owner died, before its lease lapsed: the instance taking the session over runs it (the dead owner never had it)');
     await waitFor(() => ticks.length >= 50, 30_000, 'the next 50 notifications');
     assert.deepEqual(ticks, Array.from({ length: 50 }, (_, i) => i + 1));
     assert.notEqual(await field(sid, '', 'own'), owner.id);
     const om = (await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[];
-    assert.deepEqual(om.filter((f) => f.startsWith('n:')), [], 'the call taken while nobody owned it is marked in-hand once delivered');
+    assert.deepEqual(om.filter((f) => f.startsWith('n:')), [], 'the mark of the call taken after the owner died is cleared once the new owner delivers it');
     await spawnInstance();
   });
 
