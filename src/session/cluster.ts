@@ -303,14 +303,8 @@ export class Cluster {
    * An inbox entry taken while the owner was not listening is about to be delivered: its request is
    * in this instance's hands from now on, so a later takeover must fail it as lost, not run it again.
    */
-  async claimUnheard(sid: string, entry: Entry): Promise<void> {
-    const marks: string[] = [];
-    if (entry.fields.t) marks.push(`n:${entry.fields.t}`);
-    else {
-      const id = (safeParse(entry.fields.m) as { id?: string | number; method?: unknown } | undefined)?.id;
-      if (id !== undefined) marks.push(`n:q:${requestKey(id)}`);
-    }
-    if (marks.length > 0) await this.port.command(['HDEL', this.keys.streamsMeta(sid), ...marks]);
+  async claimUnheard(sid: string, mark: string): Promise<void> {
+    await this.port.command(['HDEL', this.keys.streamsMeta(sid), mark]);
   }
 
   /** The owner's processed inbox position, written at most every 50 ms per session. */
@@ -390,14 +384,6 @@ export class Cluster {
 function splitHead(message: string, n: number): [string[], string] {
   const head = message.split('|', n);
   return [head, message.slice(head.reduce((at, field) => at + field.length + 1, 0))];
-}
-
-function safeParse(json: string | undefined): unknown {
-  try {
-    return json === undefined ? undefined : JSON.parse(json);
-  } catch {
-    return undefined;
-  }
 }
 
 function sha1(s: string): string {

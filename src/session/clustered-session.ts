@@ -129,8 +129,8 @@ export class ClusteredSession extends Session {
         for (;;) {
           const entries = await this.cluster.readInbox(this.id, this.inboxCursor, INBOX_PAGE);
           for (const e of entries) {
-            if (e.fields.n === '1') {
-              await this.cluster.claimUnheard(this.id, e);
+            if (e.fields.n) {
+              await this.cluster.claimUnheard(this.id, e.fields.n);
               if (!this.owned || this.ended) return;
             }
             this.inboxCursor = e.id;
@@ -249,15 +249,17 @@ export class ClusteredSession extends Session {
     for (const field of Object.keys(streams)) {
       let id: RequestId;
       let stream: OutStream;
-      // Taken while the dead owner was no longer listening: it never had it; the inbox backlog delivers it.
-      if (streams[`n:${field.startsWith('s:') ? field.slice(2) : field}`] === '1') continue;
+      // A request with a mark (n:…) was taken while the dead owner no longer listened: it never had it,
+      // and the inbox backlog delivers it.
       if (field.startsWith('s:r.')) {
         const tag = field.slice(2);
+        if (streams[`n:${tag}`]) continue;
         failed.add(tag);
         if (streams[`f:${tag}`] === '1') continue;
         id = requestIdOfKey(tag.slice(2));
         stream = this.requestStream(tag);
       } else if (field.startsWith('q:')) {
+        if (streams[`n:${field}`]) continue;
         failed.add(field);
         id = requestIdOfKey(field.slice(2));
         stream = this.standalone(LEGACY_TAG);

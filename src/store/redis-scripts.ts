@@ -5,7 +5,7 @@
 //   P{S}         hash   st live|hib · own instance · ep epoch · pr principal · w wire · pv · ip · ll · sb
 //                       · il last inbox id · ic inbox id processed by the owner · la last activity · ca
 //   P{S}:in      stream client→server messages: m JSON · x extra · t response stream tag · p previous id
-//                       · n 1 when taken while the owner was not listening
+//                       · n the request's mark (below) when taken while the owner was not listening
 //   P{S}:om      hash   per stream tag: h:<tag> holder · l:<tag> last id · f:<tag> finished · s:<tag>
 //                       opened at epoch · dl:<tag> last id a connection received; and q:<id> a legacy
 //                       request in flight since epoch · n:<tag> / n:q:<id> taken while the owner was not
@@ -20,8 +20,9 @@
 // the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|data` (event for a holder),
 // `eg|S|tag|id` (an event too large to ring with: read it from the log), `dt|S|tag` (another instance took
 // the stream), `ow|S|iid` (the session has a new owner: holders check its lease), `end|S` (the session
-// ended). An instance ignores a kind it does not know, so new kinds leave older instances as they were. A copy rides along only up to DOORBELL_MAX_BYTES: Redis cuts a
-// subscriber off whose output buffer grows past its pub/sub limit, and the log has every message anyway.
+// ended). An instance ignores a kind it does not know, so new kinds leave older instances as they were.
+// A copy rides along only up to DOORBELL_MAX_BYTES: Redis cuts a subscriber off whose output buffer
+// grows past its pub/sub limit, and the log has every message anyway.
 
 /** The largest message a doorbell carries. */
 export const DOORBELL_MAX_BYTES = 16 * 1024;
@@ -69,27 +70,25 @@ local alive = 0
 if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
 -- Nobody listens on a live owner's channel: its process is gone, though its lease has yet to lapse.
 if st == 'live' and own ~= ARGV[2] and alive == 1 and redis.call('PUBSUB', 'NUMSUB', ARGV[8] .. own)[2] == 0 then alive = 0 end
--- Messages the owner cannot have had are marked (n), on the entry and per request: a takeover runs
--- them instead of failing them as lost, and whoever delivers one first clears its mark.
+-- Messages the owner cannot have had carry their request's mark (n:<tag>, or n:q:<id> for a legacy
+-- request), set in OM too: a takeover runs them instead of failing them as lost, and whoever delivers
+-- one first clears its mark.
 local unheard = st == 'live' and own ~= ARGV[2] and alive == 0
 for i = 0, tonumber(ARGV[9]) - 1 do
-  if unheard then
-    id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev, 'n', '1')
+  local q = ARGV[12 + 3 * i]
+  local mark
+  if unheard and tag ~= '' then mark = 'n:' .. tag elseif unheard and q ~= '' then mark = 'n:q:' .. q end
+  if mark then
+    id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev, 'n', mark)
+    redis.call('HSET', KEYS[3], mark, '1')
   else
     id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev)
   end
   prev = id
-  local q = ARGV[12 + 3 * i]
-  if q ~= '' then
-    redis.call('HSET', KEYS[3], 'q:' .. q, ep)
-    if unheard then redis.call('HSET', KEYS[3], 'n:q:' .. q, '1') end
-  end
+  if q ~= '' then redis.call('HSET', KEYS[3], 'q:' .. q, ep) end
 end
 redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
-if tag ~= '' then
-  redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep)
-  if unheard then redis.call('HSET', KEYS[3], 'n:' .. tag, '1') end
-end
+if tag ~= '' then redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep) end
 for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV[5]) end
 redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
 if st == 'live' and own ~= ARGV[2] and alive == 1 then
