@@ -398,6 +398,15 @@ describe('three instances behind a round-robin proxy', () => {
     await stream.done;
   });
 
+  /** kill -9 of an owner; returns once Redis has dropped its connections, while its lease still holds (LEASE_MS). */
+  async function killBeforeLeaseLapses(owner: Instance): Promise<void> {
+    kill9(owner);
+    const listeners = async () => ((await redis.command('PUBSUB', 'NUMSUB', `${PREFIX}b:${owner.id}`)) as [string, number])[1];
+    for (const end = Date.now() + 5_000; (await listeners()) !== 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await listeners(), 0, 'Redis saw the dead owner leave its channel');
+    assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
+  }
+
   /**
    * A legacy session whose stream one instance holds while another owns it (it went to sleep and a
    * call through the other woke it): killing the owner leaves the client's stream standing.
@@ -425,12 +434,7 @@ describe('three instances behind a round-robin proxy', () => {
     assert.equal((await postTo(owner, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'wake' } } })).status, 202);
     await answer(1);
     assert.equal(await field(sid, '', 'own'), owner.id);
-    const killOwner = async () => {
-      kill9(owner);
-      const listeners = async () => ((await redis.command('PUBSUB', 'NUMSUB', `${PREFIX}b:${owner.id}`)) as [string, number])[1];
-      for (const end = Date.now() + 5_000; (await listeners()) !== 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
-      assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
-    };
+    const killOwner = () => killBeforeLeaseLapses(owner);
     const close = async () => {
       hangUp.abort();
       await pumped;
@@ -522,12 +526,7 @@ describe('three instances behind a round-robin proxy', () => {
     await client.callTool({ name: 'tick', arguments: { n: 1 } });
     const owner = byId(await field(sid, '', 'own'))!;
     assert.ok(owner, 'the session has a live owner');
-    kill9(owner);
-    // Redis sees the dead owner's connections close at once; its lease lapses only after LEASE_MS.
-    const listeners = async () => ((await redis.command('PUBSUB', 'NUMSUB', `${PREFIX}b:${owner.id}`)) as [string, number])[1];
-    for (const end = Date.now() + 5_000; (await listeners()) !== 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(await listeners(), 0, 'Redis saw the dead owner leave its channel');
-    assert.equal(await redis.command('EXISTS', `${PREFIX}i:${owner.id}`), 1, 'the dead owner still holds its lease');
+    await killBeforeLeaseLapses(owner);
     ticks.length = 0;
     const sent = Date.now();
     const r = await client.callTool({ name: 'tick', arguments: { n: 50 } });
