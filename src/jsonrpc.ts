@@ -52,6 +52,11 @@ export function errorBody(code: number, message: string, id: RequestId | null = 
   return JSON.stringify({ jsonrpc: '2.0', id, error });
 }
 
+/** Batches were part of protocol revision 2025-03-26 only. */
+export function batchesAllowed(protocolVersion: string | undefined): boolean {
+  return protocolVersion === '2025-03-26';
+}
+
 export interface ParsedMessage {
   message: JSONRPCMessage;
   kind: MessageKind;

@@ -20,7 +20,7 @@ export interface ClusterSettings extends RedisLogSettings {
 }
 
 export interface IngressResult {
-  /** 'busy': the request that names the POST's stream still runs; nothing was taken. */
+  /** 'busy': a request of the POST still runs (it names the POST's stream, or runs in a batch); nothing was taken. */
   state: 'live' | 'hib' | 'gone' | 'busy';
   owner: string;
   epoch: string;
@@ -234,14 +234,17 @@ export class Cluster {
     return record;
   }
 
-  /** `json`: the POST's answers go in a JSON body (its stream takes responses only). */
-  async ingress(sid: string, principal: string | undefined, messages: ParsedMessage[], extra: InboundExtra, tag: string | undefined, legacy: boolean, json: boolean): Promise<IngressResult> {
+  /**
+   * `named`: each request goes with its id, for Redis to know which run (legacy sessions, and sessions
+   * that may batch). `json`: the POST's answers go in a JSON body (its stream takes responses only).
+   */
+  async ingress(sid: string, principal: string | undefined, messages: ParsedMessage[], extra: InboundExtra, tag: string | undefined, named: boolean, json: boolean): Promise<IngressResult> {
     const k = this.keys;
     const x = JSON.stringify({ headers: extra.requestInfo?.headers, authInfo: extra.authInfo, j: json ? 1 : undefined });
     const args: Array<string | number> = [sid, this.me, principal ?? '', Date.now(), this.settings.ttlMs, tag ?? '', k.leasePrefix(), k.channelPrefix(), messages.length];
     for (const p of messages) {
       const id = (p.message as { id?: string | number }).id;
-      args.push(JSON.stringify(p.message), x, legacy && p.kind === 'request' && id !== undefined ? requestKey(id) : '');
+      args.push(JSON.stringify(p.message), x, named && p.kind === 'request' && id !== undefined ? requestKey(id) : '');
     }
     const r = await this.port.script<string[]>(INGRESS, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index(), k.finished(sid), tag ? k.stream(sid, tag) : k.session(sid)], args);
     if (r[0] === 'gone' || r[0] === 'busy') return { state: r[0], owner: '', epoch: '', ownerAlive: false, prev: '', last: '' };

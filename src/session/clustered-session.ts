@@ -7,7 +7,7 @@
 //     doorbell when the holder is elsewhere; a gap in the `prev` chain makes the holder re-read.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { ErrorCode, messageKind, type ParsedMessage, type RequestId } from '../jsonrpc.js';
+import { batchesAllowed, ErrorCode, messageKind, type ParsedMessage, type RequestId } from '../jsonrpc.js';
 import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import { compareIds, INITIAL_CURSOR, RedisStreamLog, requestIdOfKey, requestKey } from '../store/redis.js';
 import type { ReadResult } from '../store/types.js';
@@ -79,7 +79,9 @@ export class ClusteredSession extends Session {
     this.lastActive = Date.now();
     let r;
     try {
-      r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, this.wire === 'legacy', tag !== undefined && this.streams.get(tag)?.json === true);
+      // Requests are named where Redis must know which run: legacy ones, and those of a session that may batch.
+      const named = this.wire === 'legacy' || batchesAllowed(this.protocolVersion);
+      r = await this.cluster.ingress(this.id, this.principal, messages, extra, tag, named, tag !== undefined && this.streams.get(tag)?.json === true);
     } catch (err) {
       // The POST is refused (503): the stream opened for its answers will never be used.
       if (tag) this.dropUnused(tag);
@@ -246,8 +248,13 @@ export class ClusteredSession extends Session {
   /** Answers every request the dead owner had in flight; returns what the inbox backlog must skip. */
   private failInFlight(streams: Record<string, string>): Set<string> {
     const failed = new Set<string>();
+    // A batch's requests not yet answered, by the batch's stream: each gets its answer, not just the first.
+    const batches = new Map<string, string[]>();
+    for (const [field, tag] of Object.entries(streams)) {
+      if (field.startsWith('k:')) batches.set(tag, [...(batches.get(tag) ?? []), field.slice(2)]);
+    }
     for (const field of Object.keys(streams)) {
-      let id: RequestId;
+      let keys: string[];
       let stream: OutStream;
       // A request with a mark (n:…) was taken while the dead owner no longer listened: it never had it,
       // and the inbox backlog delivers it.
@@ -256,31 +263,35 @@ export class ClusteredSession extends Session {
         if (streams[`n:${tag}`]) continue;
         failed.add(tag);
         if (streams[`f:${tag}`] === '1') continue;
-        id = requestIdOfKey(tag.slice(2));
+        keys = batches.get(tag) ?? [tag.slice(2)];
         stream = this.requestStream(tag);
       } else if (field.startsWith('q:')) {
         if (streams[`n:${field}`]) continue;
         failed.add(field);
-        id = requestIdOfKey(field.slice(2));
+        keys = [field.slice(2)];
         stream = this.standalone(LEGACY_TAG);
       } else {
         continue;
       }
-      this.pending.set(id, stream);
-      stream.expect();
-      void Promise.resolve(
-        this.send({
-          jsonrpc: '2.0',
-          id,
-          error: {
-            code: ErrorCode.InternalError,
-            message: 'The instance running this request was lost; the request may or may not have run. Retry it.',
-            data: { reason: 'owner_lost', retryable: true },
-          },
-        }),
-      ).catch(() => {});
+      for (const key of keys) this.failLost(requestIdOfKey(key), stream);
     }
     return failed;
+  }
+
+  private failLost(id: RequestId, stream: OutStream): void {
+    this.pending.set(id, stream);
+    stream.expect();
+    void Promise.resolve(
+      this.send({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: ErrorCode.InternalError,
+          message: 'The instance running this request was lost; the request may or may not have run. Retry it.',
+          data: { reason: 'owner_lost', retryable: true },
+        },
+      }),
+    ).catch(() => {});
   }
 
   /** Another instance owns the session now (this one was paused or cut off): let go of it. */
@@ -426,6 +437,7 @@ export class ClusteredSession extends Session {
       }
       this.owner = info.owner;
       if (tag.startsWith('r.') && info.opened === '') {
+        this.dropUnused(tag);
         this.deps.stats.resumeMisses++;
         return 'unknown';
       }

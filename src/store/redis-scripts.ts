@@ -8,8 +8,9 @@
 //                       · n the request's mark (below) when taken while the owner was not listening
 //   P{S}:om      hash   per stream tag: h:<tag> holder · l:<tag> last id · f:<tag> finished · s:<tag>
 //                       opened at epoch · dl:<tag> last id a connection received; and q:<id> a legacy
-//                       request in flight since epoch · n:<tag> / n:q:<id> taken while the owner was not
-//                       listening (it never had the request: a takeover runs it instead of failing it)
+//                       request in flight since epoch · k:<id> a batch's request in flight, its stream's
+//                       tag · n:<tag> / n:q:<id> taken while the owner was not listening (it never had
+//                       the request: a takeover runs it instead of failing it)
 //   P{S}:o:<tag> stream server→client messages: d JSON · p previous id · f 1 on the stream's last
 //   P{S}:of      zset   finished POST streams' tags by finish time: beyond the retained count, the
 //                       oldest one's log and fields go (a busy session's metadata stays bounded)
@@ -42,7 +43,8 @@ return 1
  * Client messages into the inbox, durably, before they are acknowledged.
  * KEYS: H IN OM IX OF S (the log of the POST's stream; any key of the session when there is none)
  * · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
- * where q names a legacy request (its answer goes to the one legacy stream) or is ''.
+ * where q names the message's request: always on a legacy session (its answer goes to the one legacy
+ * stream), on a Streamable HTTP session only where batches are allowed; '' otherwise.
  * Returns {st, own, ep, ownerAlive, prevInboxId, lastInboxId} or {'gone'} or {'busy'}.
  */
 export const INGRESS = `
@@ -65,6 +67,26 @@ if tag ~= '' then
     redis.call('HDEL', KEYS[3], 'l:' .. tag, 'f:' .. tag, 'dl:' .. tag, 'n:' .. tag)
     redis.call('ZREM', KEYS[5], tag)
   end
+  -- Any other request of the POST still running, alone or in a batch (batches: 2025-03-26 only).
+  local requests = 0
+  for i = 0, tonumber(ARGV[9]) - 1 do
+    local q = ARGV[12 + 3 * i]
+    if q ~= '' then
+      requests = requests + 1
+      if redis.call('HEXISTS', KEYS[3], 'k:' .. q) == 1 then return {'busy'} end
+      if 'r.' .. q ~= tag then
+        local other = redis.call('HMGET', KEYS[3], 's:r.' .. q, 'f:r.' .. q)
+        if other[1] and other[2] ~= '1' then return {'busy'} end
+      end
+    end
+  end
+  -- A batch's requests are each noted until answered: a takeover fails those left, not just the first.
+  if requests > 1 then
+    for i = 0, tonumber(ARGV[9]) - 1 do
+      local q = ARGV[12 + 3 * i]
+      if q ~= '' then redis.call('HSET', KEYS[3], 'k:' .. q, tag) end
+    end
+  end
 end
 local alive = 0
 if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
@@ -85,7 +107,7 @@ for i = 0, tonumber(ARGV[9]) - 1 do
     id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[10 + 3 * i], 'x', ARGV[11 + 3 * i], 't', tag, 'p', prev)
   end
   prev = id
-  if q ~= '' then redis.call('HSET', KEYS[3], 'q:' .. q, ep) end
+  if q ~= '' and tag == '' then redis.call('HSET', KEYS[3], 'q:' .. q, ep) end
 end
 redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
 if tag ~= '' then redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep) end
@@ -105,7 +127,7 @@ return {st, own, ep, alive, first, id}
  * A server→client message into a stream's log, then a doorbell to the stream's holder. With an
  * epoch, only the owner of that epoch may append (a paused old owner is fenced).
  * KEYS: H O OM OF · ARGV: sid me epoch('' = unfenced) tag data fin ttl finishedTtl maxEvents channelPrefix
- * answeredLegacyRequest('' = none) retainFinished streamPrefix
+ * answeredRequest('' = none: its in-flight mark goes, q: on the legacy stream, k: in a batch) retainFinished streamPrefix
  * Returns {id, prev, holder} or {'fenced'} or {'gone'}.
  */
 export const APPEND = `
@@ -131,7 +153,9 @@ else
   redis.call('HSET', KEYS[3], 'l:' .. tag, id)
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end
-if ARGV[11] ~= '' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11], 'n:q:' .. ARGV[11]) end
+if ARGV[11] ~= '' then
+  if tag == 'l' then redis.call('HDEL', KEYS[3], 'q:' .. ARGV[11], 'n:q:' .. ARGV[11]) else redis.call('HDEL', KEYS[3], 'k:' .. ARGV[11]) end
+end
 local holder = redis.call('HGET', KEYS[3], 'h:' .. tag) or ''
 -- An unfenced append (a change, from any instance) rings the holder even when it is the caller: nothing else
 -- delivers it there.
@@ -154,6 +178,8 @@ export const ATTACH = `
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st or st == 'del' or redis.call('HGET', KEYS[1], 'pr') ~= ARGV[3] then return {'gone'} end
 local tag = ARGV[4]
+-- A POST's stream that was never opened (a made-up Last-Event-ID): nothing to hold, nothing noted.
+if string.sub(tag, 1, 2) == 'r.' and not redis.call('HGET', KEYS[2], 's:' .. tag) then return {st, '', 0, '', '0', '', '', ''} end
 local old = redis.call('HGET', KEYS[2], 'h:' .. tag)
 redis.call('HSET', KEYS[2], 'h:' .. tag, ARGV[2])
 redis.call('HSET', KEYS[1], 'la', ARGV[5])

@@ -117,7 +117,7 @@ export class RedisEventStore {
   }
 
   /**
-   * `answers` names the legacy request this message answers (its in-flight mark goes); `unfenced`
+   * `answers` names the request this message answers (its in-flight mark goes); `unfenced`
    * appends without being the owner (change notifications from any instance).
    */
   append(sid: string, tag: string, data: string, last: boolean, answers = '', unfenced = false): Promise<Appended> {
@@ -213,7 +213,8 @@ export class RedisStreamLog implements StreamLog {
   ) {}
 
   append(data: string, last: boolean, responseId?: string | number): Promise<string> {
-    const answers = responseId !== undefined && this.tag === 'l' ? requestKey(responseId) : '';
+    // A response clears its request's in-flight mark (legacy requests, and a batch's).
+    const answers = responseId !== undefined && this.tag !== 'g' ? requestKey(responseId) : '';
     return this.store.append(this.sid, this.tag, data, last, answers).then((a) => {
       this.prevs.set(a.id, a.prev);
       return a.id;

@@ -1,7 +1,7 @@
 // Streamable HTTP (2025-03-26 … 2025-11-25): POST / GET / DELETE on one endpoint, Mcp-Session-Id.
 // Only translation lives here: sessions, routing and replay are the session engine's.
 import { sendError } from '../http/responses.js';
-import { ErrorCode, isInitializeRequest, type RequestId } from '../jsonrpc.js';
+import { batchesAllowed, ErrorCode, isInitializeRequest, type RequestId } from '../jsonrpc.js';
 import { GET_TAG, LEGACY_TAG, parseEventId, requestTag } from '../session/event-id.js';
 import type { ResumeFrom, Session } from '../session/session.js';
 import { JsonSink, SseConnection } from '../session/sse-writer.js';
@@ -19,8 +19,6 @@ import {
 } from './inbound.js';
 import { statelessOf } from './stateless.js';
 
-/** Batches were part of 2025-03-26 only. */
-const BATCH_VERSIONS = new Set(['2025-03-26']);
 
 export async function handlePost(ctx: WireContext): Promise<void> {
   const { req, res, engine } = ctx;
@@ -72,7 +70,7 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       return;
     }
     session = found;
-    if (batch && !BATCH_VERSIONS.has(session.protocolVersion ?? '')) {
+    if (batch && !batchesAllowed(session.protocolVersion)) {
       sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: batches are not supported by the negotiated protocol version');
       return;
     }
@@ -108,12 +106,10 @@ export async function handlePost(ctx: WireContext): Promise<void> {
 }
 
 async function requestInUse(ctx: WireContext, session: Session, batch: boolean, ids: RequestId[]): Promise<void> {
-  if (!batch && ids.length === 1) {
-    // The same request sent again while it runs (its connection broke): join its stream from the start.
-    await resume(ctx, session, requestTag(ids[0]!), 'start');
-  } else {
-    sendError(ctx.res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id of this batch is already in use in this session');
-  }
+  // The same request sent again while it runs (its connection broke): join its stream from the start.
+  // An id that runs inside an earlier batch has no stream of its own to join.
+  if (!batch && ids.length === 1 && (await resume(ctx, session, requestTag(ids[0]!), 'start', true))) return;
+  sendError(ctx.res, 400, ErrorCode.InvalidRequest, `Invalid Request: ${batch ? 'a request id of this batch' : 'this request id'} is already in use in this session`);
 }
 
 export async function handleGet(ctx: WireContext): Promise<void> {
@@ -161,20 +157,22 @@ async function sessionOf(ctx: WireContext): Promise<Session | undefined> {
 }
 
 /** Attaches this request's connection to a stream of the session, replaying from `from`. */
-async function resume(ctx: WireContext, session: Session, tag: string, from: ResumeFrom): Promise<void> {
+/** With `knownOnly`, a stream the session never had is left unanswered (returns false) for the caller. */
+async function resume(ctx: WireContext, session: Session, tag: string, from: ResumeFrom, knownOnly = false): Promise<boolean> {
   const { res, engine } = ctx;
   const outcome = await session.attach(tag, from, (primingId) => openStream(ctx, session, primingId));
+  if (knownOnly && outcome === 'unknown') return false;
   switch (outcome) {
     case 'attached':
-      return;
+      return true;
     case 'gone':
       sessionNotFound(res);
-      return;
+      return true;
     case 'complete':
       // The stream ended and the client has all of it: 204 tells SSE clients not to reconnect.
       res.writeHead(204, { 'Mcp-Session-Id': session.id });
       res.end();
-      return;
+      return true;
     case 'expired':
     case 'unknown':
       sendError(
@@ -185,7 +183,7 @@ async function resume(ctx: WireContext, session: Session, tag: string, from: Res
         { 'Mcp-Session-Id': session.id },
         { reason: outcome === 'expired' ? 'cursor_expired' : 'stream_unknown' },
       );
-      return;
+      return true;
   }
 }
 

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { McpWireServer } from '../../src/index.js';
-import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, startServer } from '../helpers.js';
+import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, readToEnd, startServer } from '../helpers.js';
 
 const MARKER = 'ECHO-CANARY-7f3a';
 
@@ -139,6 +139,27 @@ describe('refusals', () => {
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { error: { code: number } }).error.code, -32000);
     assert.ok(sent < 2000, `the server stopped reading early (the client wrote ${sent} of 2000 chunks of 16 KiB)`);
+    await assertBystandersWork();
+  });
+
+  test('a request id still in flight, in a batch or alone, is refused (400) and the running requests are unharmed', async () => {
+    const v = '2025-03-26';
+    const init = await fetch(url('/mcp'), { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify({ ...INIT, params: { ...INIT.params, protocolVersion: v } }) });
+    await init.text();
+    const headers = { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': init.headers.get('mcp-session-id')!, 'MCP-Protocol-Version': v };
+    const slow = (id: number, ms: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: { ms, note: MARKER } } });
+    const running = await fetch(url('/mcp'), { method: 'POST', headers, body: JSON.stringify([slow(1, 500), slow(2, 500)]) });
+    assert.equal(running.status, 200);
+    // The second request of the batch has no stream of its own for a repeat to join.
+    for (const body of [[slow(3, 0), slow(2, 0)], slow(2, 0)]) {
+      const res = await fetch(url('/mcp'), { method: 'POST', headers, body: JSON.stringify(body) });
+      const text = await res.text();
+      assert.equal(res.status, 400, text);
+      assert.match(text, /already in use/);
+      assert.ok(!text.includes(MARKER), 'the input must never be echoed');
+    }
+    const answers = (await readToEnd(running)).filter((e) => e.data !== '').map((e) => (JSON.parse(e.data) as { id: number }).id);
+    assert.deepEqual(answers.sort(), [1, 2]);
     await assertBystandersWork();
   });
 

@@ -200,15 +200,24 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
-  test('a 2025-03-26 batch posted to an instance that does not own the session: every answer, then the stream ends; a batch naming a request in flight gets 400', async () => {
+  /** A 2025-03-26 session (batches allowed), its owner, and another instance to post batches to. */
+  async function batchSession() {
     const v = { 'MCP-Protocol-Version': '2025-03-26' };
     const init = await fetch(`${proxy.url}/mcp`, { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify({ ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } }) });
     await init.text();
     const sid = init.headers.get('mcp-session-id')!;
     const owner = byId(await field(sid, '', 'own'))!;
     const other = live().find((i) => i.id !== owner.id)!;
-    const toOther = (body: unknown) => fetch(`${other.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, ...v, 'Mcp-Session-Id': sid }, body: JSON.stringify(body) });
+    const postAt = (at: Instance, body: unknown) => fetch(`${at.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, ...v, 'Mcp-Session-Id': sid }, body: JSON.stringify(body) });
+    const toOther = (body: unknown) => postAt(other, body);
     assert.equal((await toOther({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+    const slow = (id: number, ms: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: { ms } } });
+    const inFlight = async () => ((await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[]).filter((f) => f.startsWith('k:')).length;
+    return { sid, owner, other, postAt, toOther, slow, inFlight };
+  }
+
+  test('a 2025-03-26 batch posted to an instance that does not own the session: every answer, then the stream ends; a batch or request naming a request in flight gets 400', async () => {
+    const { sid, owner, other, postAt, toOther, slow, inFlight } = await batchSession();
     // The owner answers all of a batch in one turn: each answer is in flight to Redis before the next is sent.
     for (let round = 0; round < 5; round++) {
       const ids = [1, 2, 3].map((k) => round * 10 + k);
@@ -217,17 +226,43 @@ describe('three instances behind a round-robin proxy', () => {
       const answers = (await readToEnd(res)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { id: number });
       assert.deepEqual(answers.map((a) => a.id).sort((a, b) => a - b), ids);
     }
-    // A batch naming a request still in flight is refused wherever it lands, and the running one is left be.
-    const slow = { jsonrpc: '2.0', id: 50, method: 'tools/call', params: { name: 'slow', arguments: { ms: 1000 } } };
-    const running = await toOther([slow]);
+    assert.equal(await inFlight(), 0, 'an answered batch leaves nothing noted as in flight');
+    // A batch or a request naming any request still in flight (the first of a batch or another) is refused
+    // wherever it lands, and the running ones are left be.
+    const running = await toOther([slow(50, 1500), slow(51, 1500)]);
+    assert.equal(running.status, 200);
     for (const at of live()) {
-      const dup = await fetch(`${at.url}/mcp`, { method: 'POST', headers: { ...STREAMABLE_HEADERS, ...v, 'Mcp-Session-Id': sid }, body: JSON.stringify([{ ...slow, params: { name: 'echo', arguments: { text: 'dup' } } }]) });
-      assert.equal(dup.status, 400, `through ${at === owner ? 'the owner' : at === other ? 'the instance running the POST' : 'a third instance'}`);
-      assert.match(await dup.text(), /already in use/);
+      const through = `through ${at === owner ? 'the owner' : at === other ? 'the instance running the POST' : 'a third instance'}`;
+      for (const body of [[slow(50, 0)], [slow(60, 0), slow(51, 0)], slow(51, 0)]) {
+        const dup = await postAt(at, body);
+        assert.equal(dup.status, 400, `${JSON.stringify(body)} ${through}`);
+        assert.match(await dup.text(), /already in use/);
+      }
     }
-    const slept = (await readToEnd(running)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { result: { content: Array<{ text: string }> } });
-    assert.deepEqual(slept.map((m) => m.result.content[0]!.text), ['slept 1000']);
+    const slept = (await readToEnd(running)).filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { id: number; result: { content: Array<{ text: string }> } });
+    assert.deepEqual(slept.map((m) => [m.id, m.result.content[0]!.text]).sort(), [[50, 'slept 1500'], [51, 'slept 1500']]);
+    // Answered, the ids are free again.
+    const reused = await toOther([slow(60, 0), slow(51, 0)]);
+    assert.deepEqual((await readToEnd(reused)).filter((e) => e.data !== '').map((e) => (JSON.parse(e.data) as { id: number }).id).sort(), [51, 60]);
+    assert.equal(await inFlight(), 0);
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
+  test('a 2025-03-26 batch in flight when its owner dies: each of its requests is answered owner_lost, then its stream ends', async () => {
+    const { sid, owner, toOther, slow, inFlight } = await batchSession();
+    const running = await toOther([slow(1, 30_000), slow(2, 30_000), slow(3, 0)]);
+    assert.equal(running.status, 200);
+    const events: Array<{ data: string }> = [];
+    const ended = pump(running, (e) => void events.push(e));
+    await waitFor(() => events.some((e) => e.data.includes('"id":3')), 10_000, 'the quick request of the batch answered');
+    kill9(owner);
+    await ended;
+    const answers = events.filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as { id: number; result?: unknown; error?: { data?: { reason?: string } } });
+    assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2, 3], 'one answer each, none twice');
+    for (const a of answers.filter((x) => x.id !== 3)) assert.equal(a.error?.data?.reason, 'owner_lost', `request ${a.id}`);
+    assert.equal(await inFlight(), 0);
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+    await spawnInstance();
   });
 
   test('a tool ends the GET stream\'s connection (closeStandaloneSSEStream): it ends on the instance holding it', async () => {
@@ -278,6 +313,19 @@ describe('three instances behind a round-robin proxy', () => {
       const reused = await call(sid, id, 'echo', { text: `again ${id}` }, again.url);
       assert.deepEqual(await results(reused), [`again ${id}`], 'once answered, the id may be used again');
     }
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
+  test('a Last-Event-ID naming a POST stream the session never had: 410 on every instance, and nothing of it is kept', async () => {
+    const sid = await rawSession(proxy.url);
+    const metaBefore = (await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[];
+    for (let k = 0; k < 30; k++) {
+      const tag = `r.${Buffer.from(JSON.stringify(`made-up-${k}`)).toString('base64url')}`;
+      const res = await get(sid, `${tag}.1-0`);
+      assert.equal(res.status, 410);
+      assert.equal(((await res.json()) as { error: { data: { reason: string } } }).error.data.reason, 'stream_unknown');
+    }
+    assert.deepEqual(((await redis.command('HKEYS', `${PREFIX}{${sid}}:om`)) as string[]).sort(), metaBefore.sort(), 'no holder noted for a stream that does not exist');
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
