@@ -46,6 +46,8 @@ export interface ExitInfo {
   killed: boolean;
   /** It could not be spawned at all. */
   spawnError?: string;
+  /** It closed its stdout and went on running, so it was stopped: nothing could have reached its clients. */
+  outputClosed?: boolean;
 }
 
 /** Bytes a writer (a session) has handed to the child's stdin that the child has not yet read. */
@@ -59,6 +61,8 @@ export type WriteResult = 'ok' | 'full' | 'closed';
 const STDERR_LINE_CHARS = 1_000;
 /** How long to wait, after the exit, for the last stdout bytes before giving up on them. */
 const OUTPUT_AFTER_EXIT_MS = 2_000;
+/** How long a child may run on after closing its stdout (as it does when exiting) before it is stopped. */
+const RUN_AFTER_OUTPUT_MS = 1_000;
 
 const SUPERVISOR = [
   `(trap '' TERM INT HUP; read -r _ <&3; kill -TERM 0; sleep "$1"; kill -KILL 0) </dev/null >/dev/null 2>&1 &`,
@@ -88,6 +92,8 @@ export class StdioChild {
   private killed = false;
   private done = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  private outputTimer: NodeJS.Timeout | undefined;
+  private outputClosed = false;
   private busy = 0;
   private resolveExit!: (info: ExitInfo) => void;
 
@@ -113,7 +119,10 @@ export class StdioChild {
     const stdout = this.proc.stdout!;
     const framer = new LineFramer(spec.maxLineBytes, (line) => this.line(line, stdout), (l) => this.on.overlong(l));
     stdout.on('data', (chunk: Buffer) => framer.push(chunk));
-    stdout.on('end', () => framer.end());
+    stdout.on('end', () => {
+      framer.end();
+      this.outputTimer = setTimeout(() => this.ranOnWithoutOutput(), RUN_AFTER_OUTPUT_MS);
+    });
     stdout.on('error', () => {});
 
     const stderr = this.proc.stderr!;
@@ -165,6 +174,13 @@ export class StdioChild {
   private readonly uncork = (): void => {
     this.stdin.uncork();
   };
+
+  /** No answer can come from a child whose stdout is closed: it is stopped, and reported as failed. */
+  private ranOnWithoutOutput(): void {
+    if (this.done || this.stopping) return;
+    this.outputClosed = true;
+    void this.stop();
+  }
 
   /** SIGTERM to the group (and EOF on stdin), SIGKILL after the grace period; resolves on exit. */
   stop(): Promise<ExitInfo> {
@@ -261,9 +277,11 @@ export class StdioChild {
     this.done = true;
     live.delete(this);
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.outputTimer) clearTimeout(this.outputTimer);
     this.stdin.destroy();
     (this.proc.stdio[3] as Readable | null | undefined)?.destroy();
-    const exit: ExitInfo = { ...info, stderr: [...this.ring], stopped: this.stopping, killed: this.killed };
+    const exit: ExitInfo = { ...info, stderr: [...this.ring], stopped: this.stopping && !this.outputClosed, killed: this.killed };
+    if (this.outputClosed) exit.outputClosed = true;
     this.resolveExit(exit);
     this.on.exit(exit);
   }

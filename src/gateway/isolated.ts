@@ -15,7 +15,7 @@ import {
   errorResponse,
   exitDescription,
   exitError,
-  idsNear,
+  answeredIdOf,
   isSessionEvent,
   overlongError,
   progressTokenOf,
@@ -120,10 +120,10 @@ export class IsolatedBackend implements Backend {
 
   private overlong(line: OverlongLine): void {
     if (this.closing) return;
-    const ids = idsNear(line, (id) => this.inFlight.has(id));
-    if (ids.length !== 1) return;
-    this.settle(ids[0]!);
-    void this.host.send(overlongError(ids[0]!, line, this.rt.opts.maxLineBytes));
+    const id = answeredIdOf(line);
+    if (id === undefined || !this.inFlight.has(id)) return;
+    this.settle(id);
+    void this.host.send(overlongError(id, line, this.rt.opts.maxLineBytes));
   }
 
   private exited(exit: ExitInfo): void {

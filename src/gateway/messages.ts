@@ -35,6 +35,7 @@ export function progressTokenOf(m: Msg): ProgressToken | undefined {
 
 export function exitDescription(exit: ExitInfo): string {
   if (exit.spawnError) return `could not be started (${exit.spawnError})`;
+  if (exit.outputClosed) return 'closed its stdout while running (it was stopped)';
   if (exit.signal) return `was killed by ${exit.signal}`;
   return `exited with code ${exit.code}`;
 }
@@ -56,25 +57,53 @@ export function overlongError(id: RequestId, line: OverlongLine, limit: number):
   );
 }
 
+/** A JSON-RPC id, then what ends it, so that a number cut off at the edge of a line's head is not taken. */
+const ID_VALUE = /^\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*[,}]/;
+/** The top-level object's last member, written by serializers that put a response's id last. */
+const LAST_ID = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$/;
+const LAST_METHOD = /"method"\s*:\s*"(?:[^"\\]|\\.)*"\s*\}\s*$/;
+
 /**
- * The request ids an over-long line may have answered: `"id": <value>` near either end of it (where
- * serializers put the id of a response). Only ids of requests in flight count.
+ * The id of the request an over-long line answers, when it is a response: the top-level `id` in the
+ * line's head (its nesting followed, so ids inside the content never count), or the object's last
+ * member in its tail. A line with a top-level `method` is a request or notification: it answers nothing.
  */
-export function idsNear(line: OverlongLine, inFlight: (id: RequestId) => boolean): RequestId[] {
-  const found = new Set<RequestId>();
-  const re = /"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")/g;
-  for (const text of [line.head, line.tail]) {
-    for (const m of text.matchAll(re)) {
-      let id: RequestId;
-      try {
-        id = JSON.parse(m[1]!) as RequestId;
-      } catch {
-        continue;
+export function answeredIdOf(line: OverlongLine): RequestId | undefined {
+  const head = line.head;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let stringStart = 0;
+  let lastString = '';
+  let id: RequestId | undefined;
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') {
+        inString = false;
+        lastString = head.slice(stringStart, i);
       }
-      if (inFlight(id)) found.add(id);
+    } else if (c === '"') {
+      inString = true;
+      stringStart = i + 1;
+    } else if (c === '{' || c === '[') {
+      depth++;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    } else if (c === ':' && depth === 1) {
+      if (lastString === 'method') return undefined;
+      if (lastString === 'id' && id === undefined) {
+        const m = ID_VALUE.exec(head.slice(i + 1));
+        if (m) id = JSON.parse(m[1]!) as RequestId;
+      }
     }
   }
-  return [...found];
+  if (LAST_METHOD.test(line.tail)) return undefined;
+  if (id !== undefined) return id;
+  const m = LAST_ID.exec(line.tail);
+  return m ? (JSON.parse(m[1]!) as RequestId) : undefined;
 }
 
 /** A short, single-line preview of a stdout line for the logs. */

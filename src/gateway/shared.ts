@@ -20,7 +20,7 @@ import {
   errorResponse,
   exitDescription,
   exitError,
-  idsNear,
+  answeredIdOf,
   overlongError,
   progressTokenOf,
   type Msg,
@@ -229,7 +229,8 @@ export class SharedUpstream {
         break;
       case 'notifications/cancelled': {
         const upId = s.inFlight.get(m.params?.requestId as RequestId);
-        if (upId === undefined) return;
+        // initialize cannot be cancelled (the spec says so): the child's answer is every session's handshake.
+        if (upId === undefined || upId === this.init.upId) return;
         // The child need not answer a cancelled request: its mapping goes now.
         this.settle(upId);
         out = { ...m, params: { ...m.params, requestId: upId } };
@@ -405,9 +406,9 @@ export class SharedUpstream {
   }
 
   private overlong(line: OverlongLine): void {
-    const ids = idsNear(line, (id) => typeof id === 'number' && this.upstream.has(id));
-    if (ids.length !== 1) return;
-    const u = this.settle(ids[0] as number)!;
+    const id = answeredIdOf(line);
+    if (typeof id !== 'number' || !this.upstream.has(id)) return;
+    const u = this.settle(id)!;
     void u.session.host.send(overlongError(u.clientId, line, this.rt.opts.maxLineBytes));
   }
 

@@ -28,25 +28,33 @@ export class StatelessPool {
     return this.entries.size;
   }
 
-  /** A backend for one stateless request, on the child of its key (started when there is none). */
-  attach(host: BackendHost, ctx: StatelessContext): Backend {
-    if (this.closed) throw new Error('mcpwire gateway: the gateway is shutting down');
+  /**
+   * A backend for one stateless request, on the child of its key (started when there is none). At the
+   * cap, an idle child is stopped first, and the new one starts once it has exited: a child that is
+   * stopping still counts, so the cap holds however fast requests with new keys come.
+   */
+  async attach(host: BackendHost, ctx: StatelessContext): Promise<Backend> {
     const key = `${ctx.principal ?? ''}|${digestOf(ctx.clientCapabilities)}`;
-    let entry = this.entries.get(key);
-    if (entry && entry.upstream.state !== 'up') {
-      this.drop(key, entry);
-      entry = undefined;
-    }
-    if (!entry) {
-      if (this.rt.full && !this.evictIdle()) {
+    for (;;) {
+      if (this.closed) throw new Error('mcpwire gateway: the gateway is shutting down');
+      const found = this.entries.get(key);
+      if (found && found.upstream.state !== 'up') void this.drop(key, found);
+      else if (found) return this.join(found, host);
+      if (!this.rt.full) break;
+      const stopped = this.evictIdle();
+      if (!stopped) {
         throw new Error(`mcpwire gateway: the gateway is running its maximum of ${this.rt.opts.maxChildren} server processes (--max-children); retry later`);
       }
-      entry = { upstream: new SharedUpstream(this.rt, 'never'), attached: 0, lastUsed: Date.now() };
-      this.entries.set(key, entry);
-      this.sweeper ??= setInterval(() => this.sweep(), Math.max(1_000, Math.min(this.idleMs, 10_000)));
-      this.sweeper.unref();
+      await stopped;
     }
-    const e = entry;
+    const entry: Entry = { upstream: new SharedUpstream(this.rt, 'never'), attached: 0, lastUsed: Date.now() };
+    this.entries.set(key, entry);
+    this.sweeper ??= setInterval(() => this.sweep(), Math.max(1_000, Math.min(this.idleMs, 10_000)));
+    this.sweeper.unref();
+    return this.join(entry, host);
+  }
+
+  private join(e: Entry, host: BackendHost): Backend {
     const session = e.upstream.attach(host);
     e.attached++;
     e.lastUsed = Date.now();
@@ -63,27 +71,25 @@ export class StatelessPool {
     };
   }
 
-  /** Stops the least recently used child no request holds; false when every child is busy. */
-  private evictIdle(): boolean {
+  /** Stops the least recently used child no request holds; resolves once it has exited. Undefined when every child is busy. */
+  private evictIdle(): Promise<void> | undefined {
     let oldest: [string, Entry] | undefined;
     for (const kv of this.entries) if (kv[1].attached === 0 && (!oldest || kv[1].lastUsed < oldest[1].lastUsed)) oldest = kv;
-    if (!oldest) return false;
-    this.drop(oldest[0], oldest[1]);
-    return true;
+    return oldest && this.drop(oldest[0], oldest[1]);
   }
 
   private sweep(): void {
     const before = Date.now() - this.idleMs;
-    for (const [key, e] of this.entries) if (e.attached === 0 && e.lastUsed < before) this.drop(key, e);
+    for (const [key, e] of this.entries) if (e.attached === 0 && e.lastUsed < before) void this.drop(key, e);
     if (this.entries.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
     }
   }
 
-  private drop(key: string, e: Entry): void {
+  private drop(key: string, e: Entry): Promise<void> {
     this.entries.delete(key);
-    void e.upstream.close();
+    return e.upstream.close();
   }
 
   async close(): Promise<void> {

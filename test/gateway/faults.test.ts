@@ -50,6 +50,18 @@ describe('a child that crashes mid-call', () => {
     assert.equal(gw.gateway.stats.failed, 1);
   });
 
+  test('a child that closes its stdout and runs on: its request in flight gets an error, the child is stopped, the session ends', async () => {
+    const gw = await gateway(TINY);
+    const sid = await openSession(gw.url);
+    const { pid } = await whoami(gw.url, sid);
+    const r = await post(gw.url, call(1, 'closeStdout'), sid, 10_000);
+    assert.equal(r.body?.error?.code, -32603, JSON.stringify(r.body));
+    assert.match(r.body.error.message, /closed its stdout while running/);
+    await waitFor(() => !alive(pid), 10_000, 'the child to be stopped');
+    await waitFor(() => gw.server.handler.sessions.sessions.size === 0, 5_000, 'the session to end');
+    assert.equal(gw.gateway.stats.failed, 1, 'counted as a failure, not as a stop the gateway asked for');
+  });
+
   test('a command that cannot be run answers initialize with an error naming the failure', async () => {
     const gw = await gateway({ command: 'mcpwire-no-such-command-anywhere' });
     const r = await post(gw.url, initialize());
@@ -80,6 +92,20 @@ describe('a child that writes garbage on stdout', () => {
     assert.equal(gw.gateway.stats.overlongLines, 1);
     const fits = await post(gw.url, call(2, 'big', { bytes: 60_000 }), sid);
     assert.equal(textOf(fits.body).length, 60_000);
+  });
+
+  test('ids inside an over-long message never settle another request: a log is dropped, an answer is refused, a request in flight gets its own answer', async () => {
+    const gw = await gateway({ ...TINY, maxLineBytes: 64 * 1024 });
+    const sid = await openSession(gw.url);
+    // The records carry "id": 0…999; the first few are in the line's head, with request 1 among them.
+    const running = post(gw.url, call(1, 'slow', { ms: 1500 }), sid);
+    await sleep(100);
+    const refused = await post(gw.url, call(60, 'records', { count: 1000 }), sid, 5_000);
+    assert.match(refused.body?.error?.message ?? 'no answer', /over the gateway's limit/);
+    const logged = await post(gw.url, call(50, 'bigLog', { count: 1000 }), sid, 5_000);
+    assert.equal(textOf(logged.body), 'logged big', 'the over-long log is dropped; the call that wrote it is answered');
+    assert.equal(textOf((await running).body), 'slept 1500', 'the request in flight is answered by its own answer');
+    assert.equal(gw.gateway.stats.overlongLines, 2);
   });
 });
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LineFramer, type OverlongLine } from '../../src/gateway/line-framer.js';
-import { idsNear } from '../../src/gateway/messages.js';
+import { answeredIdOf } from '../../src/gateway/messages.js';
 
 function framer(max = 1024) {
   const lines: string[] = [];
@@ -44,8 +44,19 @@ describe('LineFramer', () => {
     assert.ok(overlong[0]!.head.startsWith('{"result":{"text":"xxx'));
     assert.ok(overlong[0]!.tail.endsWith('"jsonrpc":"2.0","id":42}'));
     assert.deepEqual(lines, ['{"ok":true}'], 'the next line is read normally');
-    assert.deepEqual(idsNear(overlong[0]!, (id) => id === 42), [42]);
-    assert.deepEqual(idsNear(overlong[0]!, () => false), [], 'only ids of requests in flight count');
+    assert.equal(answeredIdOf(overlong[0]!), 42);
+  });
+
+  test('the id an over-long line answers: its top-level id only, none for a request or notification', () => {
+    const line = (head: string, tail: string) => ({ bytes: 1e6, head, tail });
+    const inside = '{"records":[{"id":1,"pad":"x"},{"id":2,"pad":"{\\"id\\":3"}';
+    assert.equal(answeredIdOf(line(`{"jsonrpc":"2.0","id":"r-7","result":${inside}`, '}]}}')), 'r-7');
+    assert.equal(answeredIdOf(line(`{"result":${inside}`, '{"id":9}]},"id":12}')), 12, 'the id last, in the tail');
+    assert.equal(answeredIdOf(line(`{"result":${inside}`, '{"id":9}]}}')), undefined, 'ids inside the content are not the answer\'s');
+    assert.equal(answeredIdOf(line(`{"jsonrpc":"2.0","method":"notifications/message","params":${inside}`, '{"id":4}]}}')), undefined);
+    assert.equal(answeredIdOf(line(`{"jsonrpc":"2.0","id":5,"method":"sampling/createMessage","params":${inside}`, ']}}')), undefined, 'a request of the server');
+    assert.equal(answeredIdOf(line(`{"params":${inside}`, '],"id":6,"method":"roots/list"}')), undefined, 'its method last');
+    assert.equal(answeredIdOf(line('{"jsonrpc":"2.0","id":12', '')), undefined, 'an id cut off by the head\'s edge may be longer');
   });
 
   test('a line of exactly the limit passes', () => {

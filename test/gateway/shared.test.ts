@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { sleep, waitFor } from '../helpers.js';
+import { STREAMABLE_HEADERS, sleep, waitFor } from '../helpers.js';
 import {
   gatewayPerTest,
   TINY,
@@ -82,6 +82,18 @@ describe('one child, many sessions', () => {
     assert.equal(first.body.result.serverInfo.name, 'tiny');
     const w = await whoami(gw.url, third.sessionId!);
     assert.equal(w.initializes, 1);
+  });
+
+  test('a session that cancels its initialize while the child runs it: the handshake goes on, and the next session gets it', async () => {
+    const gw = await shared({ env: { TINY_INIT_DELAY_MS: '400' } });
+    const first = await fetch(new URL('/mcp', gw.url), { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify(initialize(0)) });
+    const sid = first.headers.get('mcp-session-id')!;
+    const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 0, reason: 'changed my mind' } };
+    const cancelled = await fetch(new URL('/mcp', gw.url), { method: 'POST', headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid }, body: JSON.stringify(cancel) });
+    assert.equal(cancelled.status, 202);
+    const second = await post(gw.url, initialize(1), undefined, 5_000);
+    assert.equal(second.body?.result?.serverInfo?.name, 'tiny', 'the second session is answered once the child has initialized');
+    await first.body?.cancel();
   });
 
   test('resources/updated goes only to the sessions subscribed; list_changed to all; unsubscribing upstream waits for the last subscriber', async () => {

@@ -6,7 +6,7 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { after, before, describe, test } from 'node:test';
 import { connectClient, sleep, waitFor } from '../helpers.js';
-import { EVERYTHING_STDIO, processesMarked, startGateway, type RunningGateway } from '../gateway/fixtures/gateway.js';
+import { EVERYTHING_STDIO, TINY, processesMarked, startGateway, type RunningGateway } from '../gateway/fixtures/gateway.js';
 import { runConformance } from '../conformance/next.js';
 import { isAck, ListenReader, META, modern, openListen } from './helpers.js';
 
@@ -130,5 +130,25 @@ describe('gateway bounds for 2026 requests', () => {
     assert.equal(refused.body!.id, 'full');
     assert.equal((await busy).status, 200);
     assert.ok(processesMarked(gw.marker).length <= 2, 'one child (and at most its watcher)');
+  });
+
+  test('children slow to stop still count: requests with ever new capabilities wait for an evicted child to exit, never past --max-children', async () => {
+    const slow = await startGateway({ ...TINY, maxChildren: 2, killGraceMs: 600, env: { TINY_IGNORE_TERM: '1' } });
+    try {
+      let most = 0;
+      const watch = setInterval(() => (most = Math.max(most, slow.gateway.children)), 5);
+      for (let k = 0; k < 5; k++) {
+        const meta = { ...META, 'io.modelcontextprotocol/clientCapabilities': { experimental: { [`set-${k}`]: {} } } };
+        const r = await modern(slow.url, 'tools/call', { name: 'echo', arguments: { text: `r${k}` } }, { meta });
+        assert.equal(r.status, 200, `request ${k}: ${JSON.stringify(r.body)}`);
+        most = Math.max(most, slow.gateway.children);
+      }
+      clearInterval(watch);
+      assert.ok(most <= 2, `at most 2 children at once (saw ${most})`);
+      assert.ok(slow.gateway.stats.killedAfterGrace >= 3, 'each evicted child took its grace period');
+    } finally {
+      await slow.close();
+    }
+    assert.deepEqual(processesMarked(slow.marker), []);
   });
 });
