@@ -165,6 +165,8 @@ export class HttpFront {
       }
       authInfo = r.authInfo;
       principal = r.principal;
+      // The client left while its token was checked: nothing to answer (and its body will never come).
+      if (res.destroyed || req.socket.destroyed) return;
     }
 
     if (route.kind === 'custom') {

@@ -120,6 +120,12 @@ export class Session {
     return this.pending.has(id);
   }
 
+  /** Whether the stream `tag` exists here and has not ended. */
+  streamRunning(tag: string): boolean {
+    const stream = this.streams.get(tag);
+    return stream !== undefined && !stream.finished;
+  }
+
   /** Whether a live backend (SDK server, child) is held for this session right now. */
   get awake(): boolean {
     return this.backend !== undefined || this.backendStarting !== undefined;

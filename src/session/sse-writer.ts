@@ -109,10 +109,14 @@ export class SseConnection implements StreamSink {
       if ((socket as { timeout?: number }).timeout !== 0) socket.setTimeout(0);
     }
     res.on('close', () => this.closedByPeer());
+    // The client may have left while its request waited (for a token check, for Redis): its 'close' has
+    // come and gone. Found after the caller has attached this connection, it is let go like any other.
+    if (res.destroyed || socket?.destroyed === true) queueMicrotask(() => this.closedByPeer());
   }
 
   /** Sends the status line, headers and a first chunk at once, so proxies and clients see bytes at t=0. */
   start(extraHeaders: Record<string, string> | undefined, first: string): void {
+    if (this.closed) return;
     const headers = SSE_HEADERS.slice();
     if (extraHeaders) for (const name in extraHeaders) headers.push(name, extraHeaders[name]!);
     this.res.writeHead(200, headers);

@@ -84,7 +84,12 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       res.end();
     });
   } else {
-    if (ids.some((id) => session.hasPending(id))) {
+    if (new Set(ids).size < ids.length) {
+      sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id is used twice in this batch');
+      return;
+    }
+    // The stream the first id names may still run for an earlier batch whose other requests are not done.
+    if (ids.some((id) => session.hasPending(id)) || session.streamRunning(requestTag(ids[0]!))) {
       await requestInUse(ctx, session, batch, ids);
       return;
     }

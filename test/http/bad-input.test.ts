@@ -160,6 +160,18 @@ describe('refusals', () => {
     }
     const answers = (await readToEnd(running)).filter((e) => e.data !== '').map((e) => (JSON.parse(e.data) as { id: number }).id);
     assert.deepEqual(answers.sort(), [1, 2]);
+    const twice = await fetch(url('/mcp'), { method: 'POST', headers, body: JSON.stringify([slow(4, 0), slow(4, 0)]) });
+    assert.equal(twice.status, 400, 'one id twice in a batch');
+    assert.match(await twice.text(), /used twice/);
+    // A batch whose first request is answered runs on while its second does: that first id, sent again,
+    // joins the batch's stream (as a request sent again does), it does not start a stream of its own.
+    const batch = await fetch(url('/mcp'), { method: 'POST', headers, body: JSON.stringify([slow(10, 0), slow(11, 600)]) });
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await fetch(url('/mcp'), { method: 'POST', headers, body: JSON.stringify(slow(10, 0)) });
+    assert.equal(again.status, 200);
+    const joined = (await readToEnd(again)).filter((e) => e.data !== '').map((e) => (JSON.parse(e.data) as { id: number }).id);
+    assert.deepEqual(joined.sort(), [10, 11], 'the batch stream from its start, to its end');
+    await batch.body?.cancel();
     await assertBystandersWork();
   });
 

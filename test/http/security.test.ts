@@ -1,6 +1,7 @@
 // Secure defaults: bearer auth on every endpoint, sessions bound to their principal, Origin and Host
 // checks, CORS when asked for, protected-resource metadata, and no open non-loopback bind by accident.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { McpWireServer } from '../../src/index.js';
 import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, startServer } from '../helpers.js';
@@ -85,6 +86,32 @@ describe('bearer auth', () => {
   test('health needs no token', async () => {
     const res = await fetch(new URL('/health', server.url));
     assert.equal(res.status, 200);
+  });
+});
+
+describe('a token check that takes time', () => {
+  test('a client that leaves during it leaves nothing behind: no session, no stream held', async () => {
+    const server = await startServer({
+      auth: { verifyToken: async (token) => (await new Promise((r) => setTimeout(r, 150)), token === 'slow-token' ? { token, clientId: 'slow', scopes: [] } : undefined) },
+    });
+    try {
+      const sid = await rawSession(server.url, { Authorization: 'Bearer slow-token' });
+      const leaves = (request: string) =>
+        new Promise<void>((resolve) => {
+          const socket = connect(server.port, '127.0.0.1', () => socket.write(request));
+          socket.on('error', () => {});
+          setTimeout(() => (socket.destroy(), resolve()), 50);
+        });
+      const head = (line: string, extra = '') => `${line}\r\nHost: 127.0.0.1:${server.port}\r\nAccept: text/event-stream\r\nAuthorization: Bearer slow-token\r\n${extra}\r\n`;
+      await leaves(head('GET /sse HTTP/1.1'));
+      await leaves(head('GET /mcp HTTP/1.1', `Mcp-Session-Id: ${sid}\r\nMCP-Protocol-Version: 2025-11-25\r\n`));
+      await new Promise((r) => setTimeout(r, 400)); // the checks are over
+      const engine = server.handler.sessions;
+      assert.equal(engine.connections.open.size, 0, 'no stream held for a client that is gone');
+      assert.deepEqual([...engine.sessions.values()].map((s) => [s.wire, s.attachedStreams]), [['streamable', 0]], 'only the session made before');
+    } finally {
+      await server.close();
+    }
   });
 });
 

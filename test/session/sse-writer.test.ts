@@ -3,7 +3,7 @@
 // `retry:` close, an eviction), and a burst past the byte bound must not be kept.
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { newStats } from '../../src/session/stats.js';
@@ -116,4 +116,23 @@ test('a burst past the byte bound in one turn cuts the connection and keeps noth
   assert.equal(cutWithinTheTurn, true);
   assert.equal(cut?.closed, true);
   assert.equal(connections.open.has(cut!), false);
+});
+
+test('a connection made for a client that already left (its request waited on a token check or Redis) is let go', async () => {
+  let gone!: (res: ServerResponse) => void;
+  const left = new Promise<ServerResponse>((r) => (gone = r));
+  const late = createServer((req, res) => req.socket.once('close', () => setTimeout(() => gone(res), 10)));
+  await new Promise<void>((r) => late.listen(0, '127.0.0.1', r));
+  const socket = connect((late.address() as AddressInfo).port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n'));
+  socket.on('error', () => {});
+  setTimeout(() => socket.destroy(), 50);
+  const res = await left;
+  const conn = new SseConnection(res, connections);
+  conn.start(undefined, ': open\n\n');
+  let released = false;
+  conn.onClosed = () => (released = true); // as the session does when it holds the stream, in the same turn
+  await new Promise((r) => setImmediate(r));
+  assert.ok(conn.closed && released, 'the session hears that its stream is gone');
+  assert.ok(!connections.open.has(conn), 'nothing keeps it open (keepalives to a dead socket)');
+  await new Promise((r) => late.close(r));
 });
