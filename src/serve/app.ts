@@ -58,6 +58,8 @@ export async function createServeApp(opts: ServeAppOptions): Promise<ServeApp> {
   const index = new FileIndex(folder, opts.maxFiles ?? SERVE_DEFAULTS.maxFiles);
   await index.rebuild();
   if (index.overflowed > 0) log.warn({ indexed: index.size, leftOut: index.overflowed }, 'more files than maxFiles: some are not resources');
+  const bad = index.unservable;
+  if (bad.count > 0) log.warn({ skipped: bad.count, examples: bad.sample }, 'file names that cannot be resource URIs (not UTF-8, a backslash, too long): not served');
 
   const searches: SearchCounters = { running: 0, completed: 0, cancelled: 0, failed: 0 };
   let notifier: Notifier | undefined;
@@ -74,7 +76,7 @@ export async function createServeApp(opts: ServeAppOptions): Promise<ServeApp> {
   const stats = () =>
     systemStats({
       handler: () => handler,
-      files: () => ({ indexed: index.size, leftOut: index.overflowed }),
+      files: () => ({ indexed: index.size, leftOut: index.overflowed, badNames: index.unservable.count }),
       watcher: () => ({ events: watcher.events, changes: watcher.flushes }),
       searches,
     });

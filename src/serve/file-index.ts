@@ -3,6 +3,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { Folder, SKIPPED_DIRS } from './folder.js';
+import { PathTally } from './path-tally.js';
 
 export interface Page {
   entries: { rel: string; size: number }[];
@@ -10,25 +11,53 @@ export interface Page {
 }
 
 const CURSOR_PREFIX = 'after:';
+/** Unservable names remembered (for the count and the log), past which only full walks count them. */
+const BAD_NAMES_KEPT = 1_000;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class FileIndex {
   private readonly sizes = new Map<string, number>();
+  /**
+   * Indexed symlinks and the root-relative path each resolves to, both ways: a link reads as its
+   * target, so a change of the target is a change of the link. Never larger than the index.
+   */
+  private readonly targetOf = new Map<string, string>();
+  private readonly linksOf = new Map<string, Set<string>>();
   /** Sorted by code unit; rebuilt lazily after a change. */
   private sorted: string[] | undefined = [];
-  /** Files left out because the index was full. */
-  overflowed = 0;
+  /** Files left out because the index was full, each counted once however often it changes. */
+  private readonly leftOut: PathTally;
+  /** Files whose name has no URI that reads back as it (not UTF-8, a backslash, too long). */
+  private readonly badNames = new PathTally(BAD_NAMES_KEPT);
 
   constructor(
     private readonly folder: Folder,
     readonly maxFiles: number,
-  ) {}
+  ) {
+    this.leftOut = new PathTally(maxFiles);
+  }
 
   get size(): number {
     return this.sizes.size;
   }
 
+  /** Distinct files left out because the index was full. */
+  get overflowed(): number {
+    return this.leftOut.count;
+  }
+
+  /** Distinct files left out because their name cannot be a resource URI; and a few of them. */
+  get unservable(): { count: number; sample: string[] } {
+    return { count: this.badNames.count, sample: this.badNames.sample(5) };
+  }
+
   has(rel: string): boolean {
     return this.sizes.has(rel);
+  }
+
+  /** The indexed symlinks that resolve to `rel`. */
+  linksTo(rel: string): string[] {
+    return [...(this.linksOf.get(rel) ?? [])];
   }
 
   /** Every indexed path, sorted. */
@@ -40,16 +69,18 @@ export class FileIndex {
   /** Walks the whole folder (skipping .git, node_modules and symlinked folders). */
   async rebuild(): Promise<void> {
     this.sizes.clear();
+    this.targetOf.clear();
+    this.linksOf.clear();
     this.sorted = undefined;
-    this.overflowed = 0;
-    await this.walk('');
+    this.leftOut.clear();
+    this.badNames.clear();
+    await this.walk('', true);
   }
 
   /** Re-checks one path; returns whether it was indexed before and is now. */
   async refresh(rel: string): Promise<{ before: boolean; after: boolean }> {
     const before = this.sizes.has(rel);
-    const size = await this.folder.eligible(rel);
-    this.set(rel, size);
+    this.set(rel, await this.folder.eligible(rel), false);
     return { before, after: this.sizes.has(rel) };
   }
 
@@ -57,8 +88,10 @@ export class FileIndex {
   async refreshDir(relDir: string): Promise<string[]> {
     const prefix = relDir === '' ? '' : relDir + '/';
     const before = new Set([...this.sizes.keys()].filter((r) => r.startsWith(prefix)));
-    for (const r of before) this.set(r, undefined);
-    await this.walk(relDir);
+    for (const r of before) this.set(r, undefined, false);
+    this.leftOut.deleteUnder(prefix);
+    this.badNames.deleteUnder(prefix);
+    await this.walk(relDir, false);
     const changed: string[] = [];
     for (const r of before) if (!this.sizes.has(r)) changed.push(r);
     for (const r of this.sizes.keys()) if (r.startsWith(prefix) && !before.has(r)) changed.push(r);
@@ -82,38 +115,71 @@ export class FileIndex {
     };
   }
 
-  private set(rel: string, size: number | undefined): void {
-    if (size === undefined) {
+  private set(rel: string, file: { size: number; target: string } | undefined, fullWalk: boolean): void {
+    this.unlink(rel);
+    if (file === undefined) {
       if (this.sizes.delete(rel)) this.sorted = undefined;
+      this.leftOut.delete(rel);
+      this.badNames.delete(rel);
+      return;
+    }
+    if (!Folder.servable(rel)) {
+      this.badNames.add(rel, fullWalk);
       return;
     }
     if (!this.sizes.has(rel)) {
       if (this.sizes.size >= this.maxFiles) {
-        this.overflowed++;
+        this.leftOut.add(rel, fullWalk);
         return;
       }
+      this.leftOut.delete(rel);
       this.sorted = undefined;
     }
-    this.sizes.set(rel, size);
+    this.sizes.set(rel, file.size);
+    if (file.target !== rel) {
+      this.targetOf.set(rel, file.target);
+      let links = this.linksOf.get(file.target);
+      if (!links) this.linksOf.set(file.target, (links = new Set()));
+      links.add(rel);
+    }
   }
 
-  private async walk(relDir: string): Promise<void> {
-    let entries: Dirent[];
+  private unlink(rel: string): void {
+    const target = this.targetOf.get(rel);
+    if (target === undefined) return;
+    this.targetOf.delete(rel);
+    const links = this.linksOf.get(target)!;
+    links.delete(rel);
+    if (links.size === 0) this.linksOf.delete(target);
+  }
+
+  private async walk(relDir: string, fullWalk: boolean): Promise<void> {
+    let entries: Dirent<Buffer>[];
     try {
-      entries = await readdir(relDir === '' ? this.folder.root : this.folder.absolute(relDir), { withFileTypes: true });
+      // As bytes: a name that is not UTF-8 would otherwise turn into U+FFFD and silently name nothing.
+      entries = await readdir(relDir === '' ? this.folder.root : this.folder.absolute(relDir), { withFileTypes: true, encoding: 'buffer' });
     } catch {
       return;
     }
     for (const e of entries) {
-      const rel = relDir === '' ? e.name : `${relDir}/${e.name}`;
+      let name: string;
+      try {
+        name = utf8.decode(e.name);
+      } catch {
+        if (e.isDirectory() || e.isFile() || e.isSymbolicLink()) this.badNames.add(join(relDir, e.name.toString()), fullWalk);
+        continue;
+      }
+      const rel = join(relDir, name);
       if (e.isDirectory()) {
-        if (!SKIPPED_DIRS.has(e.name)) await this.walk(rel);
+        if (!SKIPPED_DIRS.has(name)) await this.walk(rel, fullWalk);
       } else if (e.isFile() || e.isSymbolicLink()) {
-        this.set(rel, await this.folder.eligible(rel));
+        this.set(rel, await this.folder.eligible(rel), fullWalk);
       }
     }
   }
 }
+
+const join = (relDir: string, name: string) => (relDir === '' ? name : `${relDir}/${name}`);
 
 /** The index of the first element greater than `key`. */
 function upperBound(sorted: readonly string[], key: string): number {

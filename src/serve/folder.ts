@@ -78,6 +78,18 @@ export class Folder {
     return path;
   }
 
+  /**
+   * Whether the URI `resources/list` would give `rel` parses back to it: names that cannot (a backslash,
+   * a URI over the length cap) are not resources, so that every listed resource can be read.
+   */
+  static servable(rel: string): boolean {
+    try {
+      return Folder.relOf(Folder.uriOf(rel)) === rel;
+    } catch {
+      return false; // a lone surrogate: encodeURIComponent refuses it
+    }
+  }
+
   static isSkipped(rel: string): boolean {
     return rel.split('/').some((s) => SKIPPED_DIRS.has(s));
   }
@@ -102,16 +114,19 @@ export class Folder {
 
   /**
    * The size of the file at `rel` if it is a resource: a regular file (or a symlink to one that stays
-   * inside the root), outside the skipped folders, within the size cap. Undefined otherwise.
+   * inside the root), outside the skipped folders, within the size cap; and the root-relative path it
+   * resolves to (`rel` itself unless symlinks lead elsewhere). Undefined otherwise.
    */
-  async eligible(rel: string): Promise<number | undefined> {
+  async eligible(rel: string): Promise<{ size: number; target: string } | undefined> {
     if (Folder.isSkipped(rel)) return undefined;
     try {
       // realpath, not lstat alone: any folder on the way may be a symlink too.
       const real = await realpath(this.absolute(rel));
-      if (!this.inside(real) || Folder.isSkipped(this.relative(real))) return undefined;
+      const target = this.relative(real);
+      if (!this.inside(real) || Folder.isSkipped(target)) return undefined;
+      // stat, never open: opening a FIFO would block.
       const st = await stat(real);
-      return st.isFile() && st.size <= this.limits.maxFileBytes ? st.size : undefined;
+      return st.isFile() && st.size <= this.limits.maxFileBytes ? { size: st.size, target } : undefined;
     } catch {
       return undefined;
     }
@@ -159,8 +174,9 @@ export class Folder {
     const { rel, real } = await this.resolve(uri);
     let handle;
     try {
-      // O_NOFOLLOW: the checked path's last component cannot have become a symlink since.
-      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NOFOLLOW: the checked path's last component cannot have become a symlink since. O_NONBLOCK: a
+      // FIFO (or device) opens at once, to be refused below, instead of holding a libuv thread forever.
+      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       throw notFound();
     }
@@ -193,12 +209,12 @@ export class Folder {
         ancestor = dirname(ancestor);
         continue;
       }
-      if (real !== this.root && !this.inside(real)) throw new PathRefused('the path leaves the served folder');
+      this.checkWritableDir(real);
       break;
     }
     await mkdir(dirname(abs), { recursive: true });
     const dir = await realpath(dirname(abs));
-    if (dir !== this.root && !this.inside(dir)) throw new PathRefused('the path leaves the served folder');
+    this.checkWritableDir(dir);
     const existing = await lstat(abs).catch(() => undefined);
     if (!existing) return join(dir, basename(abs));
     // A dangling symlink would be followed by the write: resolve it, and refuse it when it cannot be.
@@ -208,6 +224,13 @@ export class Folder {
     }
     if (!(await stat(real)).isFile()) throw new PathRefused('the path is not a regular file');
     return real;
+  }
+
+  /** A folder reached through symlinks must be inside the root and, like the path asked for, not a skipped one (`g -> .git`). */
+  private checkWritableDir(real: string): void {
+    if (real === this.root) return;
+    if (!this.inside(real)) throw new PathRefused('the path leaves the served folder');
+    if (Folder.isSkipped(this.relative(real))) throw new PathRefused('that folder is not served');
   }
 }
 

@@ -22,24 +22,22 @@ export class Notifier {
   }
 
   folderChanged(c: FolderChanges): void {
-    if (this.handler.options.redis) {
-      this.settle(this.announceOnce(c));
-      return;
-    }
-    for (const uri of c.updated) this.settle(this.handler.notifyResourceUpdated(uri));
-    if (c.membership.length > 0) this.settle(this.handler.notifyListChanged('resources'));
+    const once = Boolean(this.handler.options.redis);
+    // Each notification settles on its own: one that fails cannot take the others with it.
+    for (const rel of c.updated) this.settle(once ? this.announceUpdatedOnce(rel) : this.handler.notifyResourceUpdated(Folder.uriOf(rel)));
+    if (c.membership.length > 0) this.settle(once ? this.announceListOnce(c.membership) : this.handler.notifyListChanged('resources'));
   }
 
-  /**
-   * Several instances watching one folder each see every change: a change is named by the versions
-   * of the paths it touched, and of the instances announcing the same name, only the first does.
-   */
-  private async announceOnce(c: FolderChanges): Promise<void> {
-    await Promise.all(
-      c.updated.map(async (uri) => this.handler.notifyResourceUpdated(uri, { once: `updated ${uri} ${await this.folder.version(Folder.relOf(uri)!)}` })),
-    );
-    if (c.membership.length === 0) return;
-    const changed = await Promise.all([...c.membership].sort().map(async (rel) => `${rel} ${await this.folder.version(rel)}`));
+  // Several instances watching one folder each see every change: a change is named by the versions of
+  // the paths it touched, and of the instances announcing the same name, only the first does.
+
+  private async announceUpdatedOnce(rel: string): Promise<void> {
+    const uri = Folder.uriOf(rel);
+    await this.handler.notifyResourceUpdated(uri, { once: `updated ${uri} ${await this.folder.version(rel)}` });
+  }
+
+  private async announceListOnce(membership: string[]): Promise<void> {
+    const changed = await Promise.all([...membership].sort().map(async (rel) => `${rel} ${await this.folder.version(rel)}`));
     await this.handler.notifyListChanged('resources', { once: `resources listed ${changed.join('\n')}` });
   }
 

@@ -80,7 +80,8 @@ export function installResources(server: Server, deps: ResourceDeps): void {
     if (Folder.uriOf(rel) !== uri) {
       throw new McpError(ErrorCode.InvalidParams, 'Invalid params: subscribe with the URI exactly as resources/list gives it');
     }
-    if ((await folder.eligible(rel)) === undefined) throw notFound();
+    // The index, not the disk: a file left out by maxFiles is never watched for, so its subscription would never fire.
+    if (!index.has(rel) || (await folder.eligible(rel)) === undefined) throw notFound();
     return {};
   });
 

@@ -15,7 +15,7 @@ export interface SearchCounters {
 
 export interface StatsSources {
   handler(): McpHandler | undefined;
-  files(): { indexed: number; leftOut: number };
+  files(): { indexed: number; leftOut: number; badNames: number };
   watcher(): { events: number; changes: number };
   searches: SearchCounters;
 }

@@ -7,7 +7,7 @@ import type { FileIndex } from './file-index.js';
 import { Folder, SKIPPED_DIRS } from './folder.js';
 
 export interface FolderChanges {
-  /** Resources whose content changed or that went away (subscribers are told). */
+  /** Resources (root-relative paths) whose content changed, that went away or came back (subscribers are told). */
   updated: string[];
   /** The paths that appeared or went away (the resource list changed when there is one). */
   membership: string[];
@@ -109,22 +109,30 @@ export class FolderWatcher {
       await this.index.rebuild();
       const after = this.index.list();
       const membership = [...after.filter((r) => !before.has(r)), ...[...before].filter((r) => !this.index.has(r))];
-      // Without the list of paths, every resource that was there may have changed.
-      return { updated: [...before].map(Folder.uriOf), membership };
+      // Without the list of paths, every resource that was there may have changed, or be back.
+      return { updated: [...new Set([...before, ...after])], membership };
     }
     const updated = new Set<string>();
     const membership: string[] = [];
+    const checked = new Set<string>();
+    const recheck = async (rel: string) => {
+      checked.add(rel);
+      const { before, after } = await this.index.refresh(rel);
+      if (before !== after) membership.push(rel);
+      // `after` too: a subscription outlives the file, so one deleted then created again is news.
+      if (before || after) updated.add(rel);
+    };
     for (const dir of dirs) {
       const changed = await this.index.refreshDir(dir);
       membership.push(...changed);
-      for (const rel of changed) if (!this.index.has(rel)) updated.add(rel);
+      for (const rel of changed) updated.add(rel);
     }
-    for (const rel of files) {
-      const { before, after } = await this.index.refresh(rel);
-      if (before !== after) membership.push(rel);
-      if (before) updated.add(rel);
+    for (const rel of files) await recheck(rel);
+    // A symlink reads as its target, and no event names it when only the target changes.
+    for (const rel of [...updated, ...files]) {
+      for (const link of this.index.linksTo(rel)) if (!checked.has(link)) await recheck(link);
     }
-    return { updated: [...updated].map(Folder.uriOf), membership };
+    return { updated: [...updated], membership };
   }
 
   async close(): Promise<void> {

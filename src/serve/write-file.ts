@@ -38,7 +38,8 @@ export function writeFileTool(folder: Folder): Tool {
         if (err instanceof PathRefused) throw new ToolInputError(`cannot write there: ${err.message}`);
         throw err;
       }
-      const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+      // O_NONBLOCK: a FIFO swapped in since the check fails at once (ENXIO) instead of blocking a libuv thread.
+      const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
       try {
         await handle.writeFile(bytes);
       } finally {

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FolderServer } from '../../src/serve/serve-folder.js';
-import { waitFor } from '../helpers.js';
+import { sleep, waitFor } from '../helpers.js';
 import { makeRoot, notifiedClient, put, removeRoot, startFolder } from './helpers.js';
 
 describe('maxFiles', () => {
@@ -28,7 +28,29 @@ describe('maxFiles', () => {
       const { resources } = await client.listResources();
       assert.equal(resources.filter((r) => r.uri.startsWith('file:')).length, 5);
       const stats = (await client.callTool({ name: 'stats', arguments: {} })).structuredContent as { files: { indexed: number; leftOut: number } };
-      assert.deepEqual(stats.files, { indexed: 5, leftOut: 3 });
+      assert.deepEqual(stats.files, { indexed: 5, leftOut: 3, badNames: 0 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a left-out file cannot be subscribed, and its changes do not count it again', async () => {
+    const { client, got } = await notifiedClient(running.server.url, 'mcp');
+    try {
+      const listed = new Set((await client.listResources()).resources.map((r) => r.uri));
+      const all = Array.from({ length: 8 }, (_, i) => `f${i}.txt`);
+      const left = all.find((n) => !listed.has(`file:///${n}`))!;
+      const kept = all.find((n) => listed.has(`file:///${n}`))!;
+      await assert.rejects(client.subscribeResource({ uri: `file:///${left}` }), (e: { code?: number }) => e.code === -32002);
+      await client.subscribeResource({ uri: `file:///${kept}` });
+      for (let i = 0; i < 3; i++) {
+        await writeFile(join(root, left), `again ${i}\n`);
+        await sleep(250); // past the debounce: one flush each
+      }
+      // Flushes run in order: once this one is told, the left-out file's have been handled.
+      await writeFile(join(root, kept), 'changed\n');
+      await waitFor(() => got.updated.some((u) => u.uri === `file:///${kept}`), 5_000, 'the update of the indexed file');
+      assert.equal(running.app.index.overflowed, 3);
     } finally {
       await client.close();
     }

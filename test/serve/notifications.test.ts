@@ -1,12 +1,13 @@
 // `mcpwire serve` as the seeds' real-time notification server: SDK clients over /sse and /mcp subscribe
 // to files, the test changes the folder, and the notifications arrive only where they should.
 import assert from 'node:assert/strict';
-import { unlink, writeFile } from 'node:fs/promises';
+import { rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FolderServer } from '../../src/serve/serve-folder.js';
 import { sleep, waitFor, type WireName } from '../helpers.js';
+import { startRedis, type RedisServer } from '../scale-out/redis.js';
 import { makeRoot, notifiedClient, put, removeRoot, startFolder, type Received } from './helpers.js';
 
 for (const wire of ['sse', 'mcp'] as WireName[]) {
@@ -96,6 +97,36 @@ for (const wire of ['sse', 'mcp'] as WireName[]) {
       await waitFor(() => subscriber.got.updated.some((u, i) => i >= before && u.uri === 'file:///doomed.txt'), 5_000, 'the update');
       await assert.rejects(subscriber.client.readResource({ uri: 'file:///doomed.txt' }), /-32002/);
     });
+
+    test('a subscribed file deleted, then created again later, is an update each time', async () => {
+      await put(root, 'phoenix.txt', 'first\n');
+      await waitFor(() => running.app.index.has('phoenix.txt'), 5_000, 'the index to have the file');
+      await subscriber.client.subscribeResource({ uri: 'file:///phoenix.txt' });
+      const updates = () => subscriber.got.updated.filter((u) => u.uri === 'file:///phoenix.txt').length;
+      await unlink(join(root, 'phoenix.txt'));
+      await waitFor(() => updates() === 1 && !running.app.index.has('phoenix.txt'), 5_000, 'the deletion');
+      await put(root, 'phoenix.txt', 'second\n');
+      await waitFor(() => updates() === 2, 5_000, 'the update when the file is back');
+      const read = await subscriber.client.readResource({ uri: 'file:///phoenix.txt' });
+      assert.equal((read.contents[0] as { text: string }).text, 'second\n');
+    });
+
+    test('a subscribed symlink hears of its target: changed, then gone', async () => {
+      await put(root, 'target.txt', 't1\n');
+      await symlink('target.txt', join(root, 'link.txt'));
+      await waitFor(() => running.app.index.has('link.txt'), 5_000, 'the index to have the link');
+      await subscriber.client.subscribeResource({ uri: 'file:///link.txt' });
+      const updates = () => subscriber.got.updated.filter((u) => u.uri === 'file:///link.txt').length;
+      await writeFile(join(root, 'target.txt'), 't2\n');
+      await waitFor(() => updates() === 1, 5_000, 'the update of the link');
+      assert.equal(((await subscriber.client.readResource({ uri: 'file:///link.txt' })).contents[0] as { text: string }).text, 't2\n');
+      const lists = subscriber.got.listChanged.length;
+      await rm(join(root, 'target.txt'));
+      await waitFor(() => updates() === 2, 5_000, 'the update of the now dangling link');
+      await waitFor(() => subscriber.got.listChanged.length > lists, 5_000, 'list_changed');
+      assert.ok(!running.app.index.has('link.txt'), 'a dangling link is still listed');
+      await rm(join(root, 'link.txt'));
+    });
   });
 }
 
@@ -127,6 +158,38 @@ describe('system://stats', () => {
     } finally {
       await a.client.close();
       await b.client.close();
+    }
+  });
+});
+
+describe('with Redis (changes announced once per cluster)', () => {
+  let redis: RedisServer;
+  let root: string;
+  let running: FolderServer;
+  before(async () => {
+    redis = await startRedis();
+    root = await makeRoot({ 'a.txt': 'a\n' });
+    running = await startFolder(root, { debounceMs: 100, redis: { url: redis.url, prefix: 'names:' } });
+  });
+  after(async () => {
+    await running.close();
+    await removeRoot(root);
+    await redis.close();
+  });
+
+  test('a file no URI can name, changed in the same burst as an added file, does not cost the list_changed', async () => {
+    const { client, got } = await notifiedClient(running.server.url, 'mcp');
+    try {
+      await put(root, 'back\\slash.txt', 'b\n');
+      await sleep(700); // past the longest wait: the file is handled on its own first
+      const lists = got.listChanged.length;
+      await writeFile(join(root, 'back\\slash.txt'), 'b changed\n');
+      await put(root, 'plain.txt', 'p\n');
+      await waitFor(() => got.listChanged.length > lists, 5_000, 'list_changed');
+      const { resources } = await client.listResources();
+      assert.deepEqual(resources.map((r) => r.uri), ['system://stats', 'file:///a.txt', 'file:///plain.txt']);
+    } finally {
+      await client.close();
     }
   });
 });

@@ -1,7 +1,9 @@
 // The folder as resources: paged listing, reads with the right MIME type, the template, what is
 // skipped, and every way of asking for something outside the root refused.
 import assert from 'node:assert/strict';
-import { rm, symlink } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants, writeFileSync } from 'node:fs';
+import { open, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,7 +28,11 @@ before(async () => {
     '.git/config': '[core]\n',
     'node_modules/pkg/index.js': 'module.exports = 1;\n',
     'with space & more.txt': 'spaced\n',
+    // Legal names on Linux that no file:/// URI here can name (`%5c` is refused as a separator).
+    'back\\slash.txt': 'bs\n',
   });
+  writeFileSync(Buffer.concat([Buffer.from(join(root, 'latin1-')), Buffer.from([0xe9]), Buffer.from('.txt')]), 'latin1\n');
+  execFileSync('mkfifo', [join(root, 'pipe')]);
   await symlink(join(outside, 'secret.txt'), join(root, 'link-out.txt'));
   await symlink(outside, join(root, 'dir-out'));
   await symlink(join(root, 'hello.txt'), join(root, 'link-in.txt'));
@@ -123,6 +129,34 @@ describe('resources/read', () => {
 
   test('a symlink to a file inside the root reads as that file', async () => {
     assert.equal((await text('file:///link-in.txt')).text, SAMPLE_FILES['hello.txt']);
+  });
+});
+
+describe('what cannot be served is not listed', () => {
+  test('every listed resource can be read and subscribed; names no URI can give are counted, not listed', async () => {
+    const { uris } = await listAll();
+    for (const uri of uris) {
+      await client.readResource({ uri });
+      await client.subscribeResource({ uri });
+    }
+    assert.ok(!uris.some((u) => /slash|latin1/.test(u)), 'an unservable name is listed');
+    const stats = (await client.callTool({ name: 'stats', arguments: {} })).structuredContent as { files: { badNames: number } };
+    assert.equal(stats.files.badNames, 2);
+  });
+
+  test('a FIFO is not a resource: its read answers -32002 at once, and ordinary reads go on', async () => {
+    const quick = { timeout: 2_000 };
+    try {
+      // More reads than libuv has threads (4): a read that blocks on the FIFO would stall every file read.
+      const reads = Array.from({ length: 6 }, () => client.readResource({ uri: 'file:///pipe' }, quick));
+      for (const r of reads) await assert.rejects(r, (e: { code?: number }) => e.code === -32002);
+      await assert.rejects(client.subscribeResource({ uri: 'file:///pipe' }), (e: { code?: number }) => e.code === -32002);
+      const ok = await client.readResource({ uri: 'file:///hello.txt' }, quick);
+      assert.equal((ok.contents[0] as { text: string }).text, SAMPLE_FILES['hello.txt']);
+    } finally {
+      // Had a read blocked, a writer end releases it, so the test process can still exit.
+      await (await open(join(root, 'pipe'), constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined))?.close();
+    }
   });
 });
 

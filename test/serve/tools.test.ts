@@ -1,7 +1,7 @@
 // The tools of `mcpwire serve`: search (progress, log messages, cancellation, bounded results), stats,
 // and write_file only when asked for, never outside the root.
 import assert from 'node:assert/strict';
-import { readFile, symlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -133,6 +133,9 @@ describe('write_file', () => {
     await symlink(outside, join(root, 'dir-out'));
     await symlink(join(outside, 'secret.txt'), join(root, 'link-out.txt'));
     await symlink(join(outside, 'new.txt'), join(root, 'dangling.txt'));
+    // A link inside the root to a skipped folder: writing through it must be refused like writing to .git.
+    await mkdir(join(root, '.git/hooks'), { recursive: true });
+    await symlink('.git', join(root, 'g'));
   });
   after(async () => {
     await removeRoot(root);
@@ -177,7 +180,7 @@ describe('write_file', () => {
     const running = await startFolder(root, { writable: true, maxFileBytes: 64 });
     const client = await connectClient(running.server.url, 'mcp');
     try {
-      for (const path of ['../escape.txt', '/tmp/escape.txt', 'a/../../escape.txt', 'a//b.txt', './x.txt', 'a\\..\\x.txt', 'file:///../x.txt', 'dir-out/secret.txt', 'dir-out/new.txt', 'link-out.txt', 'dangling.txt', '.git/hooks/pre-commit', 'node_modules/x.js']) {
+      for (const path of ['../escape.txt', '/tmp/escape.txt', 'a/../../escape.txt', 'a//b.txt', './x.txt', 'a\\..\\x.txt', 'file:///../x.txt', 'dir-out/secret.txt', 'dir-out/new.txt', 'link-out.txt', 'dangling.txt', '.git/hooks/pre-commit', 'node_modules/x.js', 'g/hooks/pre-commit', 'g/new/dir/x.txt', 'g/config']) {
         const r = await call(client, 'write_file', { path, content: 'pwned\n' });
         assert.equal(r.isError, true, path);
         assert.match(textOf(r), /^Invalid arguments: /, path);
@@ -187,6 +190,7 @@ describe('write_file', () => {
       assert.equal(await readFile(join(outside, 'secret.txt'), 'utf8'), 'outside\n');
       await assert.rejects(readFile(join(outside, 'new.txt')));
       await assert.rejects(readFile(join(outside, 'escape.txt')));
+      assert.deepEqual(await readdir(join(root, '.git'), { recursive: true }), ['hooks']);
     } finally {
       await client.close();
       await running.close();
