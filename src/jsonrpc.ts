@@ -41,8 +41,15 @@ export function messageKind(value: unknown): MessageKind | undefined {
   return Number.isInteger(e.code) && typeof e.message === 'string' ? 'response' : undefined;
 }
 
+/**
+ * The longest request id, in bytes of its JSON: a POST's response stream is named after its request's id,
+ * and the stream's event ids (which a client sends back to resume) have a bounded length.
+ */
+export const MAX_REQUEST_ID_JSON_BYTES = 256;
+
 export function isRequestId(id: unknown): id is RequestId {
-  return typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id));
+  if (typeof id === 'number') return Number.isSafeInteger(id);
+  return typeof id === 'string' && (id.length <= 64 || Buffer.byteLength(JSON.stringify(id)) <= MAX_REQUEST_ID_JSON_BYTES);
 }
 
 /** A JSON-RPC error response as a string, ready to be written. */

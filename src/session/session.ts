@@ -120,6 +120,13 @@ export class Session {
     return this.pending.has(id);
   }
 
+  /** Whether initialize has been answered in this session, or is running. */
+  get initializing(): boolean {
+    if (this.protocolVersion !== undefined) return true;
+    for (const r of this.recorded.values()) if (r.method === 'initialize') return true;
+    return false;
+  }
+
   /** Whether the stream `tag` exists here and has not ended. */
   streamRunning(tag: string): boolean {
     const stream = this.streams.get(tag);

@@ -94,6 +94,12 @@ export class SseConnection implements StreamSink {
   /** Set while bytes stay queued across ticks without draining: the client stopped reading. */
   private stalledSince = 0;
   private stalledAt = 0;
+  /**
+   * The largest event queued since the queue was last empty. The bound is maxBufferedBytes beyond it:
+   * a message larger than the bound still reaches a client that reads (a replay that starts with it
+   * would otherwise be cut off each time), and a client that does not read is still cut off.
+   */
+  private largest = 0;
   private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -164,7 +170,7 @@ export class SseConnection implements StreamSink {
   flush(): void {
     if (this.closed || this.unsent === '') return;
     this.res.write(this.takeUnsent());
-    if (this.res.writableLength > this.registry.limits.maxBufferedBytes) this.evict();
+    if (this.res.writableLength > this.registry.limits.maxBufferedBytes + this.largest) this.evict();
   }
 
   onTick(now: number, keepAliveMs: number): void {
@@ -181,6 +187,7 @@ export class SseConnection implements StreamSink {
       }
     } else {
       this.stalledSince = 0;
+      if (this.unsent === '') this.largest = 0;
     }
     if (!this.wrote) {
       this.registry.stats.keepalivesSent++;
@@ -194,8 +201,9 @@ export class SseConnection implements StreamSink {
     if (this.unsent === '') this.registry.flushSoon(this);
     this.unsent += chunk;
     this.wrote = true;
+    if (chunk.length > this.largest) this.largest = chunk.length;
     // Characters, not bytes, for what is not yet handed over: the bound is a guard, not an exact budget.
-    if (this.res.writableLength + this.unsent.length > this.registry.limits.maxBufferedBytes) this.evict();
+    if (this.res.writableLength + this.unsent.length > this.registry.limits.maxBufferedBytes + this.largest) this.evict();
   }
 
   private takeUnsent(): string {

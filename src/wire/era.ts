@@ -164,7 +164,8 @@ function validate(
     if (value !== m.params?.[named]) return refuse(400, ModernErrorCode.HeaderMismatch, `Header mismatch: Mcp-Name does not match params.${named}`, id);
   }
   if (!MODERN_METHODS.has(m.method)) {
-    return refuse(404, ErrorCode.MethodNotFound, `Method not found: ${m.method} is not a method of protocol revision ${claim}`, id);
+    // The method is not repeated: what a client sent is never echoed back.
+    return refuse(404, ErrorCode.MethodNotFound, `Method not found: not a method of protocol revision ${claim}`, id);
   }
   return {
     era: 'modern-request',

@@ -3,7 +3,7 @@
 // Unlike the SDK's transport, events carry ids, and a stream that drops can come back with
 // Last-Event-ID (as EventSource does by itself) to the same session, missing nothing.
 import { sendError } from '../http/responses.js';
-import { ErrorCode } from '../jsonrpc.js';
+import { ErrorCode, isInitializeRequest } from '../jsonrpc.js';
 import { LEGACY_TAG, parseEventId } from '../session/event-id.js';
 import type { ResumeFrom, Session } from '../session/session.js';
 import { SseConnection } from '../session/sse-writer.js';
@@ -118,6 +118,11 @@ export async function handleMessagesPost(ctx: WireContext): Promise<void> {
   const session = await engine.resolve(sessionId, ctx.principal);
   if (!session || session.wire !== 'legacy') {
     sessionNotFound(res);
+    return;
+  }
+  // One handshake per session: a second initialize would renegotiate the version under the client's feet.
+  if (inbound.messages.some(isInitializeRequest) && session.initializing) {
+    sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: this session is already initialized');
     return;
   }
   const ids = requestIdsOf(inbound.messages);

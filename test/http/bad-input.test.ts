@@ -57,6 +57,8 @@ function cases(): Case[] {
     { name: 'JSON that is not JSON-RPC', path: '/mcp', headers: withSession(), body: JSON.stringify({ hello: MARKER }), status: 400, code: -32600 },
     { name: 'wrong jsonrpc version', path: '/mcp', headers: withSession(), body: JSON.stringify({ jsonrpc: '1.0', id: 1, method: MARKER }), status: 400, code: -32600 },
     { name: 'null request id', path: '/mcp', headers: withSession(), body: JSON.stringify({ jsonrpc: '2.0', id: null, method: 'ping' }), status: 400, code: -32600 },
+    // Its response stream could not be resumed: the event ids naming it would be too long to be taken back.
+    { name: 'a request id over 256 bytes', path: '/mcp', headers: withSession(), body: JSON.stringify({ jsonrpc: '2.0', id: MARKER + 'é'.repeat(130), method: 'ping' }), status: 400, code: -32600 },
     { name: 'params that are not an object', path: '/mcp', headers: withSession(), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: [MARKER] }), status: 400, code: -32600 },
     { name: 'empty batch', path: '/mcp', headers: withSession(), body: '[]', status: 400, code: -32600 },
     { name: 'batch in a 2025-11-25 session', path: '/mcp', headers: withSession(), body: `[${ping},${ping}]`, status: 400, code: -32600 },
@@ -172,6 +174,31 @@ describe('refusals', () => {
     const joined = (await readToEnd(again)).filter((e) => e.data !== '').map((e) => (JSON.parse(e.data) as { id: number }).id);
     assert.deepEqual(joined.sort(), [10, 11], 'the batch stream from its start, to its end');
     await batch.body?.cancel();
+    await assertBystandersWork();
+  });
+
+  test('a second initialize on a legacy session is refused (400) and the session goes on at its version', async () => {
+    const hangUp = new AbortController();
+    const stream = await fetch(url('/sse'), { headers: { Accept: 'text/event-stream' }, signal: hangUp.signal });
+    const reader = stream.body!.getReader();
+    let seen = '';
+    const until = async (re: RegExp) => {
+      while (!re.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    };
+    await until(/data: (\/messages\S+)/);
+    const endpoint = url(/data: (\/messages\S+)/.exec(seen)![1]!);
+    const postLegacy = (body: unknown) => fetch(endpoint, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await postLegacy({ ...INIT, params: { ...INIT.params, protocolVersion: '2024-11-05' } })).status, 202);
+    await until(/"id":0[,}]/);
+    const again = await postLegacy({ ...INIT, id: 1, params: { ...INIT.params, protocolVersion: '2025-06-18', clientInfo: { name: MARKER, version: '1' } } });
+    const text = await again.text();
+    assert.equal(again.status, 400, text);
+    assert.equal((JSON.parse(text) as { error: { code: number } }).error.code, -32600);
+    assert.ok(!text.includes(MARKER));
+    assert.equal((await postLegacy({ jsonrpc: '2.0', id: 2, method: 'ping' })).status, 202);
+    await until(/"id":2[,}]/);
+    assert.ok(!seen.includes('"id":1'), 'the second initialize never reached the server');
+    hangUp.abort();
     await assertBystandersWork();
   });
 

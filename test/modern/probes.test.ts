@@ -140,9 +140,10 @@ describe('standard headers (M6–M8)', () => {
 
 describe('methods, capabilities and results (M9–M14)', () => {
   test('M9: methods outside 2026-07-28 are 404 -32601, id echoed', async () => {
-    for (const method of ['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe', 'unknown/method']) {
+    for (const method of ['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe', 'unknown/method', 'x/<img src=x onerror=alert(1)>']) {
       const r = await modern(url, method, {}, { id: `n-${method}` });
       expectError(r, 404, -32601, `n-${method}`);
+      assert.ok(!JSON.stringify(r.body!.error).includes(method), 'the method is not echoed');
     }
   });
 

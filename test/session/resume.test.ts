@@ -6,7 +6,7 @@ import { EventSource } from 'eventsource';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Tally, pump } from '../sse-tally.js';
 import type { McpWireServer } from '../../src/index.js';
-import { INIT, STREAMABLE_HEADERS, rawSession, startServer, waitFor } from '../helpers.js';
+import { INIT, STREAMABLE_HEADERS, rawSession, readToEnd, startServer, waitFor } from '../helpers.js';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy.js';
 
 let server: McpWireServer;
@@ -75,6 +75,26 @@ describe('Streamable HTTP', () => {
     // The stream is complete: resuming it again is answered 204 (stop reconnecting), not an empty loop.
     const again = await getStream(id, tally.lastId);
     assert.equal(again.status, 204);
+  });
+
+  test('a request with the longest id allowed: its stream resumes from the id it was given', async () => {
+    const sid = await rawSession(server.url);
+    const id = 'é'.repeat(127); // 256 bytes as JSON, the most a request id may have
+    const controller = new AbortController();
+    const res = await fetch(new URL('/mcp', server.url), {
+      method: 'POST',
+      headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: { ms: 300 } } }),
+      signal: controller.signal,
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const priming = /^id: (\S+)$/m.exec(new TextDecoder().decode((await reader.read()).value))![1]!;
+    controller.abort();
+    const resumed = await getStream(sid, priming, server.url);
+    assert.equal(resumed.status, 200);
+    const answer = (await readToEnd(resumed)).find((e) => e.data.includes('"result"'));
+    assert.equal((JSON.parse(answer!.data) as { id: string }).id, id);
   });
 
   test('a cursor that fell off the log is answered 410 with a reason, not silence', async () => {

@@ -118,6 +118,27 @@ test('a burst past the byte bound in one turn cuts the connection and keeps noth
   assert.equal(connections.open.has(cut!), false);
 });
 
+test('an event larger than the byte bound reaches a client that reads, with the events of its turn', async () => {
+  const evictedBefore = connections.stats.slowClientsEvicted;
+  const big = JSON.stringify('y'.repeat(2 * MAX_BUFFERED));
+  script = (conn) => {
+    conn.write('s.1', '"small first"');
+    conn.write('s.2', big); // a tool's large result, as a replay from the log starts
+    conn.write('s.3', '"small after"');
+    setTimeout(() => {
+      conn.write('s.4', big);
+      conn.finish();
+    }, 50);
+  };
+  const { events } = await readAll();
+  assert.deepEqual(
+    events.map((e) => e.id),
+    ['s.1', 's.2', 's.3', 's.4'],
+  );
+  assert.equal(events[1]!.data, big);
+  assert.equal(connections.stats.slowClientsEvicted, evictedBefore);
+});
+
 test('a connection made for a client that already left (its request waited on a token check or Redis) is let go', async () => {
   let gone!: (res: ServerResponse) => void;
   const left = new Promise<ServerResponse>((r) => (gone = r));
