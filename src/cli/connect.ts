@@ -1,6 +1,7 @@
 // `mcpwire connect <url>`: a remote MCP server for hosts that only speak stdio. JSON-RPC lines on
 // stdin go to the server; what the server sends comes out on stdout, one message per line, and
-// nothing else ever does (logs go to stderr). Exits 0 when stdin closes, after ending the session.
+// nothing else ever does (logs go to stderr). Exits 0 when stdin closes, after ending the session;
+// 1 when the transport gives up on the server (every request waiting is answered first).
 import { Command, Option } from 'commander';
 import { createTransport, type WireChoice } from '../client/connect.js';
 import { StdioBridge } from '../client/stdio-bridge.js';
@@ -78,9 +79,11 @@ export function connectCommand(): Command {
       if (process.stdout.writableLength === 0) resolve();
       else process.stdout.once('drain', resolve).once('error', resolve);
     });
-    log.info({}, 'stdin closed; session ended');
+    // A bridge whose server is gone for good says so with its exit code (the host may restart it).
+    if (bridge.lost) log.error({}, 'the connection to the server was given up; exiting');
+    else log.info({}, 'stdin closed; session ended');
     log.flush?.();
-    process.exit(0);
+    process.exit(bridge.lost ? 1 : 0);
   });
   return cmd;
 }

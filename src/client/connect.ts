@@ -63,6 +63,8 @@ export class AutoTransport implements Transport {
 
   private readonly url: URL;
   private inner: Inner | undefined;
+  /** The transport being tried while none is chosen yet: close() must end it too. */
+  private candidate: Inner | undefined;
   private choosing: Promise<void> | undefined;
   private protocolVersion: string | undefined;
   private closed = false;
@@ -107,26 +109,41 @@ export class AutoTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.inner) await this.inner.close();
-    else this.onclose?.();
+    const t = this.inner ?? this.candidate;
+    this.candidate = undefined;
+    await t?.close();
+    this.onclose?.();
   }
 
   private async choose(first: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    try {
+      await this.chooseFor(first, options);
+    } catch (err) {
+      // Closed meanwhile: the candidate was closed with it, whatever it was doing.
+      if (this.closed) throw new Error('mcpwire: the transport closed while choosing a wire format');
+      throw err;
+    }
+  }
+
+  private async chooseFor(first: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (await this.tryModern(first, options)) return;
+    this.assertOpen();
     const streamable = this.adopt(new StreamableHttpClientTransport(this.url, this.options));
     await streamable.start();
     try {
       await streamable.send(first, options);
+      this.assertOpen();
       this.settle(streamable, 'streamable');
       return;
     } catch (err) {
       const isInitialize = (first as { method?: string }).method === 'initialize';
-      streamable.onclose = undefined;
       await streamable.close();
+      this.assertOpen();
       if (!isInitialize || !(err instanceof HttpError) || !FALLBACK_STATUSES.has(err.status)) throw err;
       this.options.logger?.info({ status: err.status }, `Streamable HTTP refused at ${printable(this.url)}; trying the legacy SSE transport`);
       const attempts: Error[] = [err];
       for (const url of legacyCandidates(this.url)) {
+        this.assertOpen();
         const sse = this.adopt(new SseClientTransport(url, this.options));
         try {
           await sse.start();
@@ -135,6 +152,7 @@ export class AutoTransport implements Transport {
           attempts.push(e);
           continue;
         }
+        this.assertOpen();
         this.settle(sse, 'sse');
         await sse.send(first, options);
         return;
@@ -158,10 +176,10 @@ export class AutoTransport implements Transport {
       const verdict = await modern.probe(m.params ?? {});
       if (!verdict.modern) {
         this.options.logger?.info({ status: verdict.status }, `no ${MODERN_VERSION} at ${printable(this.url)} (${verdict.why}); trying the 2025 formats`);
-        modern.onclose = undefined;
         await modern.close();
         return false;
       }
+      this.assertOpen();
     }
     this.settle(modern, 'modern');
     await modern.send(first, options);
@@ -171,12 +189,25 @@ export class AutoTransport implements Transport {
   private adopt<T extends Inner>(t: T): T {
     t.onmessage = (m) => this.onmessage?.(m);
     t.onerror = (e) => this.onerror?.(e);
-    t.onclose = () => this.onclose?.();
+    // Only the chosen transport closing by itself (legacy SSE giving up) closes this one; close()
+    // says so itself, once, and a candidate let go is no news.
+    t.onclose = () => {
+      if (t !== this.inner || this.closed) return;
+      this.closed = true;
+      this.onclose?.();
+    };
     if (this.protocolVersion !== undefined) t.setProtocolVersion(this.protocolVersion);
+    this.candidate = t;
     return t;
   }
 
+  /** Throws once close() was called: nothing more may be tried, nor a transport chosen. */
+  private assertOpen(): void {
+    if (this.closed) throw new Error('mcpwire: the transport closed while choosing a wire format');
+  }
+
   private settle(t: Inner, kind: 'modern' | 'streamable' | 'sse'): void {
+    this.candidate = undefined;
     this.inner = t;
     this.kind = kind;
     this.options.logger?.debug({ transport: kind }, 'transport chosen');

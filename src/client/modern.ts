@@ -24,7 +24,7 @@ import {
   type RpcErrorBody,
 } from './http.js';
 import { lostResponse, parseMessages, responseId } from './messages.js';
-import { pause, reconnectDelay } from './reconnect.js';
+import { pause, reconnectDelay, StreamPacer } from './reconnect.js';
 import { readSse } from './sse-stream.js';
 import { newTransportStats, type TransportStats } from './stats.js';
 
@@ -121,7 +121,7 @@ export class ModernHttpClientTransport implements Transport {
   async probe(initialize?: Record<string, unknown>): Promise<ProbeVerdict> {
     if (initialize) this.adoptInitialize(initialize);
     const body = { jsonrpc: '2.0', id: 'mcpwire-discover', method: 'server/discover', params: { _meta: this.metaFor() } };
-    const res = await this.postRaw(body as Msg, this.closing.signal);
+    const res = await this.postRaw(body as Msg, this.closing.signal, this.o.requestTimeoutMs);
     if (res.status === 401 || res.status === 403) throw await this.httpFailure(res);
     let msg: Msg | undefined;
     try {
@@ -276,7 +276,9 @@ export class ModernHttpClientTransport implements Transport {
     const wireId = f.round === 0 ? clientId : `mcpwire-retry-${f.round}-${String(clientId)}`;
     const body: Msg = { jsonrpc: '2.0', id: wireId, method: m.method, params };
     const signal = AbortSignal.any([f.controller.signal, this.closing.signal]);
-    const res = await this.postRaw(body, signal, this.paramHeaders(m));
+    // No deadline of ours: a stateless server sends no header until the tool is done, however long it
+    // takes; the caller's own timeout (the SDK's, sent as notifications/cancelled) bounds the wait.
+    const res = await this.postRaw(body, signal, 0, this.paramHeaders(m));
     const type = mediaType(res);
     if (type === 'text/event-stream' && res.ok) {
       void this.readAnswerStream(res, m, translate, f, clientId, wireId, signal);
@@ -434,11 +436,12 @@ export class ModernHttpClientTransport implements Transport {
     return h;
   }
 
-  private async postRaw(m: Msg, signal: AbortSignal, extra: Record<string, string> = {}): Promise<Response> {
+  /** `headersWithinMs`: how long the response's headers may take (0: no bound). */
+  private async postRaw(m: Msg, signal: AbortSignal, headersWithinMs: number, extra: Record<string, string> = {}): Promise<Response> {
     const headers = new Headers(this.o.baseHeaders);
     for (const [k, v] of Object.entries({ ...this.standardHeaders(m), ...extra })) headers.set(k, v);
     try {
-      return await fetchHeadersWithin(this.o.fetch, this.url, { method: 'POST', headers, body: JSON.stringify(m), signal }, this.o.idleTimeoutMs);
+      return await fetchHeadersWithin(this.o.fetch, this.url, { method: 'POST', headers, body: JSON.stringify(m), signal }, headersWithinMs);
     } catch (err) {
       throw new NetworkError('POST', printable(this.url), err);
     }
@@ -505,43 +508,45 @@ export class ModernHttpClientTransport implements Transport {
 
   private async listenUntil(filter: Record<string, unknown>, signal: AbortSignal): Promise<void> {
     const p = this.o.policy;
+    const stop = AbortSignal.any([signal, this.closing.signal]);
     let failures = 0;
     let opened = 0;
+    let retryMs: number | undefined;
+    // An acknowledged stream the server ends at once is no failed attempt, but must not be reopened
+    // at once either (each reopening also tells the client its lists changed).
+    const pacer = new StreamPacer();
     while (!signal.aborted && !this.closed) {
       if (failures > p.maxRetries) {
         this.onerror?.(new Error(`mcpwire: gave up reopening the subscriptions/listen stream after ${failures} failed attempts`));
         return;
       }
-      if (failures > 0) {
-        try {
-          await pause(reconnectDelay(p, failures - 1), AbortSignal.any([signal, this.closing.signal]));
-        } catch {
-          return;
-        }
-      }
+      if (failures > 0) await pause(reconnectDelay(p, failures - 1, retryMs), stop);
+      if (signal.aborted || this.closed) return;
       const id = `mcpwire-listen-${++this.listenIds}`;
       let acked = false;
       try {
-        const res = await this.postRaw({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { _meta: this.metaFor(), notifications: filter } }, AbortSignal.any([signal, this.closing.signal]));
+        const res = await this.postRaw({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { _meta: this.metaFor(), notifications: filter } }, stop, this.o.idleTimeoutMs);
         if (!res.ok || mediaType(res) !== 'text/event-stream') {
           await discard(res);
           failures++;
           continue;
         }
         const end = await readSse(res.body!, this.o, {
-          signal: AbortSignal.any([signal, this.closing.signal]),
-          onRetry: () => {},
+          signal: stop,
+          onRetry: (ms) => (retryMs = ms),
           onEvent: (e) => {
             for (const x of parseMessages(e.data).messages as Msg[]) {
               if (x.method === 'notifications/subscriptions/acknowledged') {
                 acked = true;
                 failures = 0;
+                pacer.opened();
                 // Changes made while no stream was open are lost: say "changed", so the client lists again.
                 if (opened++ > 0) {
                   this.stats.resumes++;
                   this.announceGap(filter);
                 }
               } else if (x.method !== undefined && x.id === undefined) {
+                if (acked) pacer.delivered();
                 this.deliver(unstamped(x));
               }
             }
@@ -551,6 +556,7 @@ export class ModernHttpClientTransport implements Transport {
         if (end === 'idle') this.stats.watchdogTrips++;
         this.stats.streamsLost++;
         if (!acked) failures++;
+        else await pause(reconnectDelay(p, pacer.ended(), retryMs), stop);
       } catch {
         if (signal.aborted || this.closed) return;
         failures++;

@@ -61,3 +61,37 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** A stream open at least this long counts as a working one even if it delivered nothing. */
+export const STABLE_STREAM_MS = 5_000;
+
+/**
+ * Paces a stream that is reopened each time it ends (a listening stream). A stream that ends soon
+ * after it opened, having delivered nothing, proves no more than a refused connection: without this,
+ * a server or proxy that accepts and closes at once would be asked again at a constant rate forever.
+ * Each such stream in a row waits one backoff step longer; one that delivered a message, or stayed
+ * open a while, starts over.
+ */
+export class StreamPacer {
+  private shortInARow = 0;
+  private openedAt = 0;
+  private useful = false;
+
+  constructor(private readonly stableMs = STABLE_STREAM_MS) {}
+
+  opened(): void {
+    this.openedAt = performance.now();
+    this.useful = false;
+  }
+
+  delivered(): void {
+    this.useful = true;
+  }
+
+  /** The stream ended: returns the backoff step for the wait before it is opened again. */
+  ended(): number {
+    if (this.useful || performance.now() - this.openedAt >= this.stableMs) this.shortInARow = 0;
+    else this.shortInARow++;
+    return this.shortInARow;
+  }
+}

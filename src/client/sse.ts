@@ -19,7 +19,7 @@ import {
   type ResolvedClientOptions,
 } from './http.js';
 import { isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
-import { pause, reconnectDelay } from './reconnect.js';
+import { pause, reconnectDelay, StreamPacer } from './reconnect.js';
 import { SessionRecord } from './session-record.js';
 import { OversizedEvent, readSse, type SseEnd } from './sse-stream.js';
 import { newTransportStats, type TransportStats } from './stats.js';
@@ -31,6 +31,9 @@ export class NotAnSseEndpoint extends Error {
     this.name = 'NotAnSseEndpoint';
   }
 }
+
+/** Ids of requests answered with an error whose late answers are still dropped. */
+const MAX_ABANDONED = 10_000;
 
 interface Deferred {
   promise: Promise<void>;
@@ -75,6 +78,14 @@ export class SseClientTransport implements Transport {
   private recovery: Deferred | undefined;
   /** New sessions in a row whose replayed handshake failed: paces the next attempts. */
   private handshakeFailures = 0;
+  /** `start()` while it waits for the first stream: close() ends the wait. */
+  private opening: Deferred | undefined;
+  /**
+   * Requests answered with an error because the stream stayed down: a late answer (replayed when the
+   * stream comes back to the same session) must not make a second one. Bounded; ids are dropped oldest first.
+   */
+  private readonly abandoned = new Set<RequestId>();
+  private readonly pacer = new StreamPacer();
 
   constructor(url: string | URL, options: ClientTransportOptions = {}) {
     this.url = new URL(url);
@@ -91,8 +102,17 @@ export class SseClientTransport implements Transport {
     if (this.started) throw new Error('mcpwire: SseClientTransport already started');
     this.started = true;
     const opened = deferred();
+    this.opening = opened;
     void this.run(opened);
-    await opened.promise;
+    try {
+      await opened.promise;
+    } catch (err) {
+      // Nothing is left running: a later start() may try again (the server may be up by then).
+      if (!this.closed) this.started = false;
+      throw err;
+    } finally {
+      this.opening = undefined;
+    }
   }
 
   /** Sends one message; resumption tokens do not apply to this wire format (its one stream resumes by itself). */
@@ -104,7 +124,10 @@ export class SseClientTransport implements Transport {
     if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.sent.delete(m.params.requestId);
     if (this.recovery) await this.recovery.promise;
     const id = isRequest(message) ? message.id : undefined;
-    if (id !== undefined) this.sent.set(id, { accepted: false });
+    if (id !== undefined) {
+      this.abandoned.delete(id); // reused: its answer is this request's
+      this.sent.set(id, { accepted: false });
+    }
     try {
       await this.post(message, true, id);
     } catch (err) {
@@ -120,7 +143,18 @@ export class SseClientTransport implements Transport {
     const err = new Error('mcpwire: the transport closed');
     this.own.failAll(err);
     this.recovery?.reject(err);
+    this.opening?.reject(err);
+    // No answer can come any more: every request waiting for one gets an error, not silence.
+    for (const id of [...this.sent.keys()]) this.answerLost(id, 'the transport closed before the response arrived; its result is unknown');
     this.onclose?.();
+  }
+
+  /** Answers a request whose response will not come (or not in time). */
+  private answerLost(id: RequestId, why: string): void {
+    this.sent.delete(id);
+    this.abandoned.add(id);
+    if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.values().next().value!);
+    this.onmessage?.(lostResponse(id, why));
   }
 
   // ── sending ──────────────────────────────────────────────────────────────────────────────────
@@ -168,9 +202,13 @@ export class SseClientTransport implements Transport {
   private receive(text: string): void {
     const { messages, invalid } = parseMessages(text);
     if (invalid > 0) this.onerror?.(new Error('mcpwire: the server sent data that is not a JSON-RPC message; it was ignored'));
+    if (messages.length > 0) this.pacer.delivered();
     for (const m of messages) {
       const id = responseId(m);
-      if (id !== undefined) this.sent.delete(id);
+      if (id !== undefined) {
+        if (this.abandoned.delete(id)) continue; // answered already, with an error
+        this.sent.delete(id);
+      }
       if (this.own.take(m)) continue;
       this.stats.messagesReceived++;
       this.onmessage?.(m);
@@ -182,6 +220,8 @@ export class SseClientTransport implements Transport {
   private async run(opened: Deferred): Promise<void> {
     const p = this.o.policy;
     let failures = 0;
+    /** Streams in a row that ended soon after they opened, having delivered nothing. */
+    let short = 0;
     let isOpen = false;
     while (!this.closed) {
       if (failures > 0) {
@@ -189,7 +229,14 @@ export class SseClientTransport implements Transport {
           this.onerror?.(new Error(`mcpwire: gave up reopening the SSE stream after ${failures} failed attempts`));
           return this.giveUpStream();
         }
-        await pause(reconnectDelay(p, failures - 1, this.retryMs), this.closing.signal);
+        // After a loss `failures` starts at 1: the attempts that failed since are one fewer. The
+        // requests this stream would answer wait no longer than a request's own stream would.
+        if (failures - 1 > p.maxRequestRetries) {
+          for (const [id, entry] of [...this.sent]) {
+            if (entry.accepted) this.answerLost(id, `gave up waiting for the response: the SSE stream could not be reopened after ${failures - 1} attempts; its result is unknown`);
+          }
+        }
+        await pause(reconnectDelay(p, failures - 1 + short, this.retryMs), this.closing.signal);
         if (this.closed) return;
       }
       const resumeFrom = this.freshNeeded ? undefined : this.lastEventId;
@@ -232,6 +279,7 @@ export class SseClientTransport implements Transport {
       if (!wasFresh) this.stats.resumes++;
       this.freshNeeded = false;
       failures = 0;
+      this.pacer.opened();
       // A first stream that never names its endpoint is not one to wait on forever.
       const noEndpoint = isOpen ? undefined : setTimeout(() => conn.abort(), this.o.requestTimeoutMs);
       const end = await this.read(res, conn.signal, () => {
@@ -256,9 +304,11 @@ export class SseClientTransport implements Transport {
         else this.freshNeeded = true;
         this.lost(end);
         failures = 1;
+        short = this.pacer.ended();
       } else {
         this.lost(end);
-        failures = 1; // the first reconnect waits for the server's retry hint or the first backoff step
+        failures = 1; // the first reconnect waits for the server's retry hint or a backoff step
+        short = this.pacer.ended();
       }
     }
   }
@@ -345,6 +395,7 @@ export class SseClientTransport implements Transport {
 
   /** The stream now belongs to a new session: the old one's requests are lost; replay the handshake. */
   private newSession(): void {
+    this.abandoned.clear(); // the old session's answers will not come
     for (const [id, entry] of [...this.sent]) {
       if (!entry.accepted) continue; // its POST is under way, or will be sent again to the new session
       this.sent.delete(id);

@@ -39,7 +39,11 @@ export class StdioBridge {
   private drained: Promise<void> | undefined;
   private outputGone = false;
   private transport: Transport | undefined;
+  private starting: Promise<void> | undefined;
   private stopped = false;
+  private closing = false;
+  /** The transport closed by itself (it gave up on the server): the bridge ended for that. */
+  lost = false;
 
   constructor(private readonly o: StdioBridgeOptions) {
     this.maxLineBytes = o.maxLineBytes ?? 16 * 1024 * 1024;
@@ -54,20 +58,43 @@ export class StdioBridge {
   /** For the transport's `backpressure` option: pending while the output is full. */
   readonly outputReady = (): Promise<void> | undefined => this.drained;
 
-  /** Runs until the input ends, then closes the transport (which ends the remote session). */
+  /**
+   * Runs until the input ends, then closes the transport (which ends the remote session); or until
+   * the transport closes by itself (`lost`), after answering every request still waiting.
+   */
   async run(transport: Transport): Promise<void> {
     this.transport = transport;
     transport.onmessage = (m) => this.write(m);
     transport.onerror = (err) => this.o.logger?.warn({ err: err.message }, 'transport');
-    await transport.start();
+    transport.onclose = () => this.transportClosed();
+    // A server down at start is no reason to leave the host without answers: each message tries again.
+    await this.started().catch((err: Error) => this.o.logger?.warn({ err: err.message }, 'the transport could not start; will try again with the next message'));
     try {
       await this.pump();
     } catch (err) {
       if (!this.stopped) this.o.logger?.warn({ err: (err as Error).message }, 'reading the input failed');
     }
     const deadline = Date.now() + this.closeGraceMs;
-    while ((this.inFlight > 0 || this.unanswered.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!this.lost && (this.inFlight > 0 || this.unanswered.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.closing = true;
     await transport.close();
+  }
+
+  private started(): Promise<void> {
+    this.starting ??= this.transport!.start().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private transportClosed(): void {
+    if (this.closing || this.lost) return;
+    this.lost = true;
+    this.o.logger?.warn({}, 'the transport closed; answering what is still waiting and ending');
+    const err = new Error('mcpwire: the connection to the server is closed');
+    for (const id of [...this.unanswered]) this.write(errorResponse(id, err));
+    this.stop();
   }
 
   /** Ends the input now (a signal): `run` then closes the transport and returns. */
@@ -138,13 +165,17 @@ export class StdioBridge {
     this.inFlight++;
     const id = isRequest ? (m as { id: RequestId }).id : undefined;
     if (id !== undefined && this.unanswered.size < MAX_TRACKED_REQUESTS) this.unanswered.add(id);
-    const sending = this.transport!.send(m).then(
-      () => {},
-      (err: Error) => {
-        if (id !== undefined) this.write(errorResponse(id, err));
-        else this.o.logger?.warn({ err: err.message }, 'a message could not be sent');
-      },
-    );
+    const tracked = id !== undefined && this.unanswered.has(id);
+    const sending = this.started()
+      .then(() => this.transport!.send(m))
+      .then(
+        () => {},
+        (err: Error) => {
+          // The transport may have answered it already (it closed while this was being sent).
+          if (id !== undefined && (!tracked || this.unanswered.has(id))) this.write(errorResponse(id, err));
+          else if (id === undefined) this.o.logger?.warn({ err: err.message }, 'a message could not be sent');
+        },
+      );
     const done = sending.finally(() => {
       this.inFlight--;
       const wake = this.slotFreed;

@@ -20,7 +20,7 @@ import {
   type ResolvedClientOptions,
 } from './http.js';
 import { isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
-import { pause, reconnectDelay } from './reconnect.js';
+import { pause, reconnectDelay, StreamPacer } from './reconnect.js';
 import { SessionRecord } from './session-record.js';
 import { OversizedEvent, readSse, type SseEnd } from './sse-stream.js';
 import { newTransportStats, type TransportStats } from './stats.js';
@@ -62,6 +62,8 @@ export class StreamableHttpClientTransport implements Transport {
   private closed = false;
   /** The session is gone (404); the next message, or the GET stream, rebuilds it first. */
   private needsInit = false;
+  /** The session the server no longer knows: not worth a DELETE (its replacement is). */
+  private goneSessionId: string | undefined;
   private recovering: Promise<void> | undefined;
   private listening = false;
   private listenConnection: AbortController | undefined;
@@ -114,7 +116,7 @@ export class StreamableHttpClientTransport implements Transport {
     this.closing.abort();
     this.own.failAll(new Error('mcpwire: the transport closed'));
     const sessionId = this._sessionId;
-    if (sessionId !== undefined && this.terminateOnClose && !this.needsInit) await this.deleteSession(sessionId);
+    if (sessionId !== undefined && this.terminateOnClose && sessionId !== this.goneSessionId) await this.deleteSession(sessionId);
     this.onclose?.();
   }
 
@@ -322,6 +324,7 @@ export class StreamableHttpClientTransport implements Transport {
     let sessionId = this._sessionId;
     /** The session whose GET stream the server has served: only for it does a 404 mean "session gone". */
     let servedFor: string | undefined;
+    const pacer = new StreamPacer();
     while (!this.closed) {
       if (failures > p.maxRetries) {
         this.onerror?.(new Error(`mcpwire: gave up reopening the listening stream after ${failures} failed attempts`));
@@ -359,10 +362,12 @@ export class StreamableHttpClientTransport implements Transport {
         if (lastEventId !== undefined) this.stats.resumes++;
         failures = 0;
         servedFor = sessionId;
+        pacer.opened();
         const end = await this.read(
           res,
           (e) => {
             if (e.id !== undefined) lastEventId = e.id;
+            if (e.data !== '') pacer.delivered(); // a priming event proves nothing
             this.receive(e.data);
           },
           (ms) => (retryMs = ms),
@@ -376,7 +381,7 @@ export class StreamableHttpClientTransport implements Transport {
           lastEventId = end.eventId;
         }
         this.lost(end, 'the listening stream');
-        await pause(reconnectDelay(p, 0, retryMs), this.closing.signal);
+        await pause(reconnectDelay(p, pacer.ended(), retryMs), this.closing.signal);
         continue;
       }
       if (res.status === 204 || res.status === 405) {
@@ -447,6 +452,7 @@ export class StreamableHttpClientTransport implements Transport {
   private sessionGone(sessionId: string): void {
     if (this._sessionId === sessionId && !this.needsInit) {
       this.needsInit = true;
+      this.goneSessionId = sessionId;
       this.o.logger?.info({}, 'the session is gone on the server (404); starting a new one');
       this.listen();
     }
@@ -454,7 +460,10 @@ export class StreamableHttpClientTransport implements Transport {
 
   /** Rebuilds the session once, however many callers found it gone at the same time. */
   private recover(staleSessionId: string | undefined): Promise<void> {
-    if (staleSessionId !== undefined && this._sessionId === staleSessionId) this.needsInit = true;
+    if (staleSessionId !== undefined && this._sessionId === staleSessionId) {
+      this.needsInit = true;
+      this.goneSessionId = staleSessionId;
+    }
     if (!this.needsInit) return this.recovering ?? Promise.resolve();
     this.recovering ??= this.reinitialize().finally(() => {
       this.recovering = undefined;

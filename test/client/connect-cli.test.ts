@@ -2,10 +2,12 @@
 // stdout must carry JSON-RPC lines only, and which exits 0 (ending the session) when stdin closes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { messageKind } from '../../src/jsonrpc.js';
 import type { McpWireServer } from '../../src/index.js';
 import { startServer, waitFor } from '../helpers.js';
+import { CuttingProxy } from './proxy.js';
 
 type Msg = { id?: number | string | null; method?: string; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown }; params?: unknown };
 
@@ -18,6 +20,8 @@ interface Bridge {
   stderr(): string;
   /** Closes stdin; resolves with the exit code. */
   end(): Promise<number | null>;
+  /** Resolves with the exit code, once the process exits. */
+  exited: Promise<number | null>;
   kill(): void;
 }
 
@@ -55,6 +59,7 @@ function runConnect(args: string[], env: Record<string, string> = {}): Bridge {
       return messages.find((m) => m.id === id && m.method === undefined)!;
     },
     stderr: () => err,
+    exited,
     async end() {
       child.stdin.end();
       return exited;
@@ -167,6 +172,49 @@ describe('mcpwire connect', () => {
       assert.notEqual(code, 0);
       assert.equal(b.lines.length, 0);
       assert.match(b.stderr(), /URL|header/);
+    }
+  });
+});
+
+describe('mcpwire connect when the server is down', () => {
+  test('--transport sse, nothing listening at start: the initialize is answered with the error, as with the other transports', async () => {
+    // A free port, closed again: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const b = runConnect([`http://127.0.0.1:${port}/sse`, '--transport', 'sse']);
+    try {
+      b.send(initialize(1));
+      const a = await b.answer(1);
+      assert.equal(a.error?.code, -32000);
+      assert.match(a.error!.message, /ECONNREFUSED/);
+      assert.equal(await b.end(), 0, b.stderr());
+      onlyJsonRpc(b);
+    } finally {
+      b.kill();
+    }
+  });
+
+  test('--transport sse --max-retries 1, the server gone mid-call: the call is answered, then the bridge exits 1 by itself', async () => {
+    const server = await startServer({ legacyReconnectGraceMs: 200 });
+    const proxy = await CuttingProxy.start(server.port);
+    const b = runConnect([`${proxy.url}/sse`, '--transport', 'sse', '--max-retries', '1']);
+    try {
+      b.send(initialize(1));
+      await b.answer(1);
+      b.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      b.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow', arguments: { ms: 5_000 } } });
+      await waitFor(() => server.handler.sessions.pendingRequests >= 1, 10_000, 'the call to be under way');
+      await proxy.close();
+      const a = await b.answer(2);
+      assert.equal(a.error?.code, -32000);
+      const exited = await Promise.race([b.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000))]);
+      assert.equal(exited, 1, b.stderr());
+      onlyJsonRpc(b);
+    } finally {
+      b.kill();
+      await server.close();
     }
   });
 });

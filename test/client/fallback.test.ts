@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   AutoTransport,
   connect,
@@ -14,7 +15,7 @@ import {
   NoTransportError,
   type McpWireServer,
 } from '../../src/index.js';
-import { startServer } from '../helpers.js';
+import { sleep, startServer } from '../helpers.js';
 import { startSdkServer, type SdkServer } from './sdk-server.js';
 
 /** A server that answers every request with `status` and records what it was asked. */
@@ -140,6 +141,65 @@ describe('errors that are not a missing transport are not hidden by a fallback',
       assert.deepEqual(s.seen, ['POST /mcp', 'GET /mcp', 'GET /sse']);
     } finally {
       await s.close();
+    }
+  });
+});
+
+/** A fetch whose POSTs take `ms` to go out (a slow link); the wait ends when the request is aborted. */
+function slowPosts(ms: number): FetchLike {
+  return async (url, init) => {
+    if (init?.method === 'POST') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        init.signal?.addEventListener('abort', () => (clearTimeout(timer), reject(init.signal!.reason)), { once: true });
+      });
+    }
+    return fetch(url, init);
+  };
+}
+
+const INITIALIZE = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'closer', version: '1' } } } as const;
+
+describe('closed while the wire format is still being chosen', () => {
+  test('Streamable HTTP: nothing is chosen afterwards, and no session is left on the server', async () => {
+    const server = await startServer();
+    try {
+      const transport = new AutoTransport(`${server.url}/mcp`, { fetch: slowPosts(400) });
+      const sending = transport.send(INITIALIZE).then(
+        () => 'sent',
+        (e: Error) => e.message,
+      );
+      await sleep(100);
+      await transport.close();
+      assert.match(await sending, /closed/);
+      await sleep(800); // past the slow POST: a transport still trying would have made its session by now
+      assert.equal(transport.kind, undefined);
+      assert.equal(server.handler.sessions.sessions.size, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('legacy fallback: no legacy stream is opened after close()', async () => {
+    const sdk = await startSdkServer({ streamable: false });
+    try {
+      const transport = new AutoTransport(`${sdk.url}/mcp`, { fetch: slowPosts(400), reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
+      const sending = transport.send(INITIALIZE).then(
+        () => 'sent',
+        (e: Error) => e.message,
+      );
+      await sleep(100);
+      await transport.close();
+      assert.match(await sending, /closed/);
+      await sleep(800);
+      assert.equal(transport.kind, undefined);
+      assert.deepEqual(
+        sdk.requests.map((r) => r.line).filter((l) => l.startsWith('GET')),
+        [],
+      );
+      assert.equal(sdk.legacy.size, 0);
+    } finally {
+      await sdk.close();
     }
   });
 });

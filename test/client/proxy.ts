@@ -14,6 +14,8 @@ interface Pair {
 export class CuttingProxy {
   /** Connections accepted so far. */
   accepted = 0;
+  /** While true, every new connection is reset at once: the server looks down. */
+  refusing = false;
   private readonly pairs = new Set<Pair>();
 
   private constructor(
@@ -39,6 +41,10 @@ export class CuttingProxy {
 
   private carry(client: Socket, targetPort: number): void {
     this.accepted++;
+    if (this.refusing) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = new (client.constructor as typeof Socket)();
     const pair: Pair = { client, upstream, streaming: false, frozen: false };
     this.pairs.add(pair);

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SseClientTransport, StreamableHttpClientTransport, type McpWireServer, type TransportStats } from '../../src/index.js';
 import { SessionRecord } from '../../src/client/session-record.js';
@@ -88,6 +89,36 @@ describe('mcpwire’s server ends the session', () => {
       assert.equal(tr.stats.reinitializations, 1);
       await client.close();
     });
+  }
+});
+
+test('closed while a lost session is being rebuilt: the new session is ended on the server (DELETE)', async () => {
+  const server = await startServer();
+  // The replayed `notifications/initialized` (the second one sent) is held until the transport gives
+  // up on it: close() comes while the new session exists and the rebuild is not done.
+  let initializedPosts = 0;
+  let held = false;
+  const holdReplay: FetchLike = async (url, init) => {
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string }) : {};
+    if (body.method === 'notifications/initialized' && ++initializedPosts === 2) {
+      held = true;
+      await new Promise<void>((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason), { once: true }));
+    }
+    return fetch(url, init);
+  };
+  try {
+    const tr = new StreamableHttpClientTransport(`${server.url}/mcp`, { reconnect: FAST_RECONNECT, fetch: holdReplay });
+    const { client } = await connectedClient(tr);
+    const old = onlySession(server);
+    server.handler.sessions.sessions.get(old)!.end('ended by the test');
+    const call = client.callTool({ name: 'echo', arguments: { text: 'never' } }).catch(() => undefined);
+    await waitFor(() => held, 5_000, 'the rebuild to be under way');
+    const fresh = onlySession(server, old);
+    await client.close();
+    await call;
+    await waitFor(() => !server.handler.sessions.sessions.has(fresh), 5_000, 'the new session to be ended');
+  } finally {
+    await server.close();
   }
 });
 
