@@ -216,6 +216,8 @@ export class SessionManager {
     for (const s of this.sessions.values()) {
       if (s.lastActive < idleBefore && s.pendingRequests === 0 && s.attachedStreams === 0) s.expire(idleBefore);
       else if (s.lastActive < sleepBefore && s.awake) s.hibernate();
+      // A quiet session opens no new POST stream, which is where they are otherwise pruned.
+      else s.pruneFinished();
     }
   }
 

@@ -430,8 +430,8 @@ export class Session {
     }
   }
 
-  /** Drops finished POST streams past the retention count or age. */
-  private pruneFinished(): void {
+  /** Lets go of finished POST streams past the retained count or older than their TTL (also from the sweeper). */
+  pruneFinished(): void {
     const q = this.finishedQueue;
     if (q.length === 0) return;
     const oldest = Date.now() - this.deps.finishedStreamTtlMs;

@@ -97,6 +97,23 @@ describe('Streamable HTTP', () => {
     assert.equal((JSON.parse(answer!.data) as { id: string }).id, id);
   });
 
+  test('a finished POST stream goes after finishedStreamTtlMs even when no other POST comes', async () => {
+    const short = await startServer({ finishedStreamTtlMs: 300, sessionIdleMs: 2_000 });
+    try {
+      const sid = await rawSession(short.url);
+      const res = await callTool(sid, 1, 'echo', { text: 'kept a while' }, short.url);
+      const events = await readToEnd(res);
+      const priming = events[0]!.id!;
+      assert.equal((await getStream(sid, priming, short.url)).status, 200, 'resumable while it is kept');
+      await new Promise((r) => setTimeout(r, 1_200)); // past its TTL, and a sweep
+      const gone = await getStream(sid, priming, short.url);
+      assert.equal(gone.status, 410);
+      assert.equal(((await gone.json()) as { error: { data: { reason: string } } }).error.data.reason, 'stream_unknown');
+    } finally {
+      await short.close();
+    }
+  });
+
   test('a cursor that fell off the log is answered 410 with a reason, not silence', async () => {
     const small = await startServer({ eventLogMaxEvents: 10 });
     try {
