@@ -60,6 +60,14 @@ export class FileIndex {
     return [...(this.linksOf.get(rel) ?? [])];
   }
 
+  /** Whether some indexed path lies below `rel`: then `rel` is, or was, a folder. */
+  hasUnder(rel: string): boolean {
+    const all = this.list();
+    const prefix = rel === '' ? '' : rel + '/';
+    const i = lowerBound(all, prefix);
+    return i < all.length && all[i]!.startsWith(prefix);
+  }
+
   /** Every indexed path, sorted. */
   list(): readonly string[] {
     this.sorted ??= [...this.sizes.keys()].sort();
@@ -180,6 +188,18 @@ export class FileIndex {
 }
 
 const join = (relDir: string, name: string) => (relDir === '' ? name : `${relDir}/${name}`);
+
+/** The index of the first element not less than `key`. */
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** The index of the first element greater than `key`. */
 function upperBound(sorted: readonly string[], key: string): number {

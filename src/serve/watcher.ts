@@ -1,8 +1,21 @@
-// One chokidar watcher for the whole folder (not one per session). File events are coalesced: the
-// paths touched are collected until the folder has been quiet for `debounceMs` (or `maxWaitMs` has
-// passed since the first), then each is re-checked once against the file system, so an editor's burst
-// of writes (truncate, write, rename over) becomes one change.
-import { watch, type FSWatcher } from 'chokidar';
+// One @parcel/watcher subscription for the whole folder (not one per session). Its cost follows the
+// folders, not the files: on Linux one inotify watch per folder (none per file), and its native tree
+// keeps one small entry (path, mtime) per file, outside the JS heap.
+// `.git` and `node_modules` are neither watched nor reported; symlinked folders are not followed.
+//
+// File events are coalesced: the paths touched are collected until the folder has been quiet for
+// `debounceMs` (or `maxWaitMs` has passed since the first), then each is re-checked once against the
+// file system, so an editor's burst of writes (truncate, write, rename over) becomes one change. More
+// paths than the index holds in one go: the index is rebuilt instead (and the subscription made anew).
+//
+// parcel reports paths, not whether they were folders: a path is treated as a folder when it is one
+// now, or when the index holds something below it (it was one). On Linux parcel watches a folder that
+// appears but does not look inside it: subfolders already there (a tree moved in or renamed, or made
+// faster than the watch was added) would go unwatched, so such a folder gets a subscription of its own,
+// dropped when the folder goes.
+import type { Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import parcelWatcher, { type AsyncSubscription } from '@parcel/watcher';
 import type { FileIndex } from './file-index.js';
 import { Folder, SKIPPED_DIRS } from './folder.js';
 
@@ -20,11 +33,21 @@ export interface WatchOptions {
   onError(err: unknown): void;
 }
 
+const IGNORE = [...SKIPPED_DIRS].map((name) => `**/${name}`);
+
+/** A subscription for a folder below the root, and which folder (device and inode) it watches. */
+interface Extra {
+  sub: AsyncSubscription;
+  dev: number;
+  ino: number;
+}
+
 export class FolderWatcher {
-  private watcher: FSWatcher | undefined;
-  /** Paths touched since the last flush; bounded by the index size (plus folders). */
-  private readonly files = new Set<string>();
-  private readonly dirs = new Set<string>();
+  private main: AsyncSubscription | undefined;
+  /** Folders that arrived with subfolders parcel had not seen, each with its own subscription; never more than the folders. */
+  private readonly extras = new Map<string, Extra>();
+  /** Paths touched since the last flush; bounded by the index size. */
+  private readonly paths = new Set<string>();
   /** Too many paths at once: the flush rebuilds the index instead. */
   private overflow = false;
   private timer: NodeJS.Timeout | undefined;
@@ -41,32 +64,35 @@ export class FolderWatcher {
     private readonly opts: WatchOptions,
   ) {}
 
-  /** Starts watching; resolves once the initial scan is done (its events are not changes). */
+  /** Starts watching; resolves once the folder is watched (its initial crawl is not a change). */
   async start(): Promise<void> {
-    const root = this.folder.root;
-    const w = watch(root, {
-      ignoreInitial: true,
-      followSymlinks: false,
-      ignorePermissionErrors: true,
-      ignored: (path: string) => path !== root && this.folder.relative(path).split('/').some((s) => SKIPPED_DIRS.has(s)),
-    });
-    this.watcher = w;
-    w.on('add', (p) => this.touch(p, false));
-    w.on('change', (p) => this.touch(p, false));
-    w.on('unlink', (p) => this.touch(p, false));
-    w.on('addDir', (p) => this.touch(p, true));
-    w.on('unlinkDir', (p) => this.touch(p, true));
-    w.on('error', (err) => this.opts.onError(err));
-    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    try {
+      this.main = await this.subscribe(this.folder.root);
+    } catch (err) {
+      // No watches left (the user's inotify limit, say): the folder is still served, without live updates.
+      this.opts.onError(explained(err));
+    }
   }
 
-  private touch(abs: string, dir: boolean): void {
+  private subscribe(abs: string): Promise<AsyncSubscription> {
+    return parcelWatcher.subscribe(
+      abs,
+      (err, events) => {
+        if (err) this.opts.onError(err);
+        for (const e of events) this.touch(e.path);
+      },
+      { ignore: IGNORE },
+    );
+  }
+
+  private touch(abs: string): void {
     const rel = this.folder.relative(abs);
-    if (this.closed || rel === '..' || rel.startsWith('../')) return;
+    if (this.closed || rel === '..' || rel.startsWith('../') || Folder.isSkipped(rel)) return;
     this.events++;
-    const set = dir ? this.dirs : this.files;
-    if (this.files.size + this.dirs.size >= this.index.maxFiles) this.overflow = true;
-    else set.add(rel);
+    if (!this.paths.has(rel)) {
+      if (this.paths.size >= this.index.maxFiles) this.overflow = true;
+      else this.paths.add(rel);
+    }
     const now = Date.now();
     if (this.timer === undefined) this.firstAt = now;
     else clearTimeout(this.timer);
@@ -98,13 +124,14 @@ export class FolderWatcher {
   }
 
   private async reconcile(): Promise<FolderChanges> {
-    const files = [...this.files];
-    const dirs = [...this.dirs];
+    const paths = [...this.paths];
     const overflow = this.overflow;
-    this.files.clear();
-    this.dirs.clear();
+    this.paths.clear();
     this.overflow = false;
     if (overflow) {
+      // Folders made in the burst may hold subfolders parcel never saw: watch the folder afresh first,
+      // so that the walk below sees every change made before it.
+      await this.resubscribe();
       const before = new Set(this.index.list());
       await this.index.rebuild();
       const after = this.index.list();
@@ -112,6 +139,20 @@ export class FolderWatcher {
       // Without the list of paths, every resource that was there may have changed, or be back.
       return { updated: [...new Set([...before, ...after])], membership };
     }
+    // Folder or file: asked of the index before it changes (was there anything below?) and of the disk.
+    const touched = new Set(paths);
+    const dirs: string[] = [];
+    const files: string[] = [];
+    const wasDir = new Set(paths.filter((rel) => this.index.hasUnder(rel)));
+    for (const rel of paths) {
+      const st = await lstat(this.absolute(rel)).catch(() => undefined);
+      const isDir = st?.isDirectory() ?? false;
+      if (isDir) await this.watchInside(rel, st!, touched);
+      if (isDir || wasDir.has(rel)) dirs.push(rel);
+      if (!isDir || this.index.has(rel)) files.push(rel);
+    }
+    await this.dropGoneExtras(touched);
+
     const updated = new Set<string>();
     const membership: string[] = [];
     const checked = new Set<string>();
@@ -135,11 +176,112 @@ export class FolderWatcher {
     return { updated: [...updated], membership };
   }
 
+  private absolute(rel: string): string {
+    return rel === '' ? this.folder.root : this.folder.absolute(rel);
+  }
+
+  /**
+   * A folder that appeared (or changed) is watched by parcel, but its subfolders only if parcel saw them
+   * appear too: when one it did not see is there, the folder gets a subscription of its own (which
+   * watches everything below it). Subscribed before the folder is walked, so nothing falls in between.
+   */
+  private async watchInside(rel: string, st: Stats, touched: Set<string>): Promise<void> {
+    if (rel === '') return;
+    const known = this.extras.get(rel);
+    if (known) {
+      if (known.dev === st.dev && known.ino === st.ino) return;
+      // Another folder by that name now: that subscription follows the old one. Dropped first, as
+      // parcel would hand a new subscription for the same path the old one's view of it.
+      this.extras.delete(rel);
+      await this.unsubscribe(known.sub);
+    }
+    let names: string[];
+    try {
+      const entries = await readdir(this.absolute(rel), { withFileTypes: true });
+      names = entries.filter((e) => e.isDirectory() && !SKIPPED_DIRS.has(e.name)).map((e) => e.name);
+    } catch {
+      return;
+    }
+    if (names.every((name) => touched.has(`${rel}/${name}`))) return;
+    try {
+      const sub = await this.subscribe(this.absolute(rel));
+      this.extras.set(rel, { sub, dev: st.dev, ino: st.ino });
+    } catch (err) {
+      this.opts.onError(explained(err));
+    }
+  }
+
+  /** Drops the extra subscriptions whose folder is gone (or is another one now), when a touched path is it or above it. */
+  private async dropGoneExtras(touched: Set<string>): Promise<void> {
+    if (this.extras.size === 0) return;
+    for (const [rel, extra] of [...this.extras]) {
+      if (!touched.has('') && !isOrAbove(rel, touched)) continue;
+      const st = await lstat(this.absolute(rel)).catch(() => undefined);
+      if (st?.isDirectory() && st.dev === extra.dev && st.ino === extra.ino) continue;
+      this.extras.delete(rel);
+      await this.unsubscribe(extra.sub);
+    }
+  }
+
+  /**
+   * A fresh subscription for the root: a fresh crawl, every folder watched, so the extra ones can go.
+   * Unless parcel could not drop the old one whole (see `unsubscribe`): then it keeps its old view of
+   * the folder for the new one too, and the extra subscriptions stay.
+   */
+  private async resubscribe(): Promise<void> {
+    const old = this.main;
+    this.main = undefined;
+    const clean = old === undefined || (await this.unsubscribe(old));
+    try {
+      this.main = await this.subscribe(this.folder.root);
+    } catch (err) {
+      this.opts.onError(explained(err));
+      return;
+    }
+    if (!clean) return;
+    const extras = [...this.extras.values()];
+    this.extras.clear();
+    for (const extra of extras) await this.unsubscribe(extra.sub);
+  }
+
+  /** Whether parcel dropped the subscription whole. */
+  private async unsubscribe(sub: AsyncSubscription): Promise<boolean> {
+    // It fails on a watch the kernel already dropped (a folder renamed, then deleted before the next
+    // flush), leaving the rest of that subscription's watches in place: nothing more can be done here.
+    return sub.unsubscribe().then(
+      () => true,
+      () => false,
+    );
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.flushing;
-    await this.watcher?.close();
+    const subs = [this.main, ...[...this.extras.values()].map((e) => e.sub)];
+    this.main = undefined;
+    this.extras.clear();
+    for (const sub of subs) if (sub) await this.unsubscribe(sub);
+  }
+}
+
+/** parcel's "No space left on device" means the inotify watch limit. */
+function explained(err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!message.includes('No space left on device')) return err;
+  return new Error(
+    `${message}: the inotify watch limit (fs.inotify.max_user_watches) is reached; the folder is served without live updates`,
+    { cause: err },
+  );
+}
+
+/** Whether `rel` or a folder above it is among `paths`. */
+function isOrAbove(rel: string, paths: Set<string>): boolean {
+  for (let p = rel; ; ) {
+    if (paths.has(p)) return true;
+    const i = p.lastIndexOf('/');
+    if (i < 0) return false;
+    p = p.slice(0, i);
   }
 }
