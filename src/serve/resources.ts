@@ -80,8 +80,9 @@ export function installResources(server: Server, deps: ResourceDeps): void {
     if (Folder.uriOf(rel) !== uri) {
       throw new McpError(ErrorCode.InvalidParams, 'Invalid params: subscribe with the URI exactly as resources/list gives it');
     }
-    // The index, not the disk: a file left out by maxFiles is never watched for, so its subscription would never fire.
-    if (!index.has(rel) || (await folder.eligible(rel)) === undefined) throw notFound();
+    // A file the full index left out is never watched for: its subscription would never fire. One not in
+    // the index yet while there is room (just written, the watcher not done) will be.
+    if ((!index.has(rel) && index.size >= index.maxFiles) || (await folder.eligible(rel)) === undefined) throw notFound();
     return {};
   });
 

@@ -64,11 +64,8 @@ const LOG_LEVELS = new Set(['debug', 'info', 'notice', 'warning', 'error', 'crit
 
 /** A header value naming a modern revision: the 2026 dates and anything that sorts after them. */
 export function isModernVersion(v: string | undefined): boolean {
-  return v !== undefined && REVISION.test(v) && v >= MODERN_PROTOCOL_VERSIONS[0];
+  return v !== undefined && v >= MODERN_PROTOCOL_VERSIONS[0];
 }
-
-/** A protocol revision is a date; anything else (which may sort after one) is no revision at all. */
-const REVISION = /^\d{4}-\d{2}-\d{2}$/;
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];

@@ -160,20 +160,24 @@ function slowPosts(ms: number): FetchLike {
 
 const INITIALIZE = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'closer', version: '1' } } } as const;
 
+/** Sends initialize, closes the transport while it is still choosing, and waits out the slow POST. */
+async function closeWhileChoosing(transport: AutoTransport): Promise<void> {
+  const sending = transport.send(INITIALIZE).then(
+    () => 'sent',
+    (e: Error) => e.message,
+  );
+  await sleep(100);
+  await transport.close();
+  assert.match(await sending, /closed/);
+  await sleep(800); // past the slow POST: a transport still trying would have made its session (or stream) by now
+  assert.equal(transport.kind, undefined);
+}
+
 describe('closed while the wire format is still being chosen', () => {
   test('Streamable HTTP: nothing is chosen afterwards, and no session is left on the server', async () => {
     const server = await startServer();
     try {
-      const transport = new AutoTransport(`${server.url}/mcp`, { fetch: slowPosts(400) });
-      const sending = transport.send(INITIALIZE).then(
-        () => 'sent',
-        (e: Error) => e.message,
-      );
-      await sleep(100);
-      await transport.close();
-      assert.match(await sending, /closed/);
-      await sleep(800); // past the slow POST: a transport still trying would have made its session by now
-      assert.equal(transport.kind, undefined);
+      await closeWhileChoosing(new AutoTransport(`${server.url}/mcp`, { fetch: slowPosts(400) }));
       assert.equal(server.handler.sessions.sessions.size, 0);
     } finally {
       await server.close();
@@ -183,16 +187,7 @@ describe('closed while the wire format is still being chosen', () => {
   test('legacy fallback: no legacy stream is opened after close()', async () => {
     const sdk = await startSdkServer({ streamable: false });
     try {
-      const transport = new AutoTransport(`${sdk.url}/mcp`, { fetch: slowPosts(400), reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
-      const sending = transport.send(INITIALIZE).then(
-        () => 'sent',
-        (e: Error) => e.message,
-      );
-      await sleep(100);
-      await transport.close();
-      assert.match(await sending, /closed/);
-      await sleep(800);
-      assert.equal(transport.kind, undefined);
+      await closeWhileChoosing(new AutoTransport(`${sdk.url}/mcp`, { fetch: slowPosts(400), reconnect: { initialDelayMs: 50, maxDelayMs: 100 } }));
       assert.deepEqual(
         sdk.requests.map((r) => r.line).filter((l) => l.startsWith('GET')),
         [],

@@ -98,6 +98,16 @@ for (const wire of ['sse', 'mcp'] as WireName[]) {
       await assert.rejects(subscriber.client.readResource({ uri: 'file:///doomed.txt' }), /-32002/);
     });
 
+    test('a file just written can be subscribed at once, before the watcher has listed it', async () => {
+      await put(root, 'fresh.txt', 'new\n');
+      await subscriber.client.subscribeResource({ uri: 'file:///fresh.txt' });
+      await waitFor(() => running.app.index.has('fresh.txt'), 5_000, 'the index to have the file');
+      await sleep(300);
+      const before = subscriber.got.updated.length;
+      await writeFile(join(root, 'fresh.txt'), 'changed\n');
+      await waitFor(() => subscriber.got.updated.some((u, i) => i >= before && u.uri === 'file:///fresh.txt'), 5_000, 'the update');
+    });
+
     test('a subscribed file deleted, then created again later, is an update each time', async () => {
       await put(root, 'phoenix.txt', 'first\n');
       await waitFor(() => running.app.index.has('phoenix.txt'), 5_000, 'the index to have the file');
