@@ -121,7 +121,7 @@ export class Session {
   }
 
   /** Whether initialize has been answered in this session, or is running. */
-  get initializing(): boolean {
+  get handshakeBegun(): boolean {
     if (this.protocolVersion !== undefined) return true;
     for (const r of this.recorded.values()) if (r.method === 'initialize') return true;
     return false;

@@ -121,7 +121,7 @@ export async function handleMessagesPost(ctx: WireContext): Promise<void> {
     return;
   }
   // One handshake per session: a second initialize would renegotiate the version under the client's feet.
-  if (inbound.messages.some(isInitializeRequest) && session.initializing) {
+  if (inbound.messages.some(isInitializeRequest) && session.handshakeBegun) {
     sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: this session is already initialized');
     return;
   }

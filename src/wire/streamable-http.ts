@@ -19,7 +19,6 @@ import {
 } from './inbound.js';
 import { statelessOf } from './stateless.js';
 
-
 export async function handlePost(ctx: WireContext): Promise<void> {
   const { req, res, engine } = ctx;
   if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
