@@ -64,7 +64,8 @@ export class FileIndex {
   hasUnder(rel: string): boolean {
     const all = this.list();
     const prefix = rel === '' ? '' : rel + '/';
-    const i = lowerBound(all, prefix);
+    // No indexed path ends in '/' (nor is ''), so the first one after the prefix is the first one under it.
+    const i = upperBound(all, prefix);
     return i < all.length && all[i]!.startsWith(prefix);
   }
 
@@ -188,18 +189,6 @@ export class FileIndex {
 }
 
 const join = (relDir: string, name: string) => (relDir === '' ? name : `${relDir}/${name}`);
-
-/** The index of the first element not less than `key`. */
-function lowerBound(sorted: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** The index of the first element greater than `key`. */
 function upperBound(sorted: readonly string[], key: string): number {
