@@ -2,6 +2,7 @@
 export { createHandler, serve, type AnnounceOptions, type McpHandler, type McpWireServer, type ServeOptions } from './server.js';
 export type { AuthOptions, CorsOptions, McpWireOptions } from './options.js';
 export type { CreateServer, SdkServerLike } from './backend/sdk-server.js';
+export { lazyJsonSchemaValidator } from './backend/lazy-validator.js';
 export type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext, Wire } from './backend/types.js';
 export type { HealthCheck, HealthReport } from './http/health.js';
 export type { AuthorizedRequest, RouteHandler } from './http/handler.js';

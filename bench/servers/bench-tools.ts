@@ -1,24 +1,29 @@
 // The MCP server every implementation under test runs, one per session: `echo` and `broadcast`.
 // `broadcast` sends n numbered notifications, each stamped with its send time, to every live
-// session's server, so a fan-out costs the same SDK work whatever carries it.
+// session's server, so a fan-out costs the same SDK work whatever carries it. Written as README's
+// "Memory per session" advises (schemas built once, Ajv only when used), which every SDK-based
+// implementation under test shares.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { lazyJsonSchemaValidator } from '../../src/backend/lazy-validator.js';
 import { wallMs } from './args.js';
 
 const live = new Set<McpServer>();
+const ECHO_INPUT = { text: z.string() };
+const BROADCAST_INPUT = { n: z.number().int().min(1).max(100_000) };
 
 export function createBenchServer(): McpServer {
-  const mcp = new McpServer({ name: 'mcpwire-bench', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
+  const mcp = new McpServer({ name: 'mcpwire-bench', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} }, jsonSchemaValidator: lazyJsonSchemaValidator() });
   live.add(mcp);
   mcp.server.onclose = () => void live.delete(mcp);
-  mcp.registerTool('echo', { description: 'Returns its text', inputSchema: { text: z.string() } }, async ({ text }) => ({
+  mcp.registerTool('echo', { description: 'Returns its text', inputSchema: ECHO_INPUT }, async ({ text }) => ({
     content: [{ type: 'text' as const, text }],
   }));
   mcp.registerTool(
     'broadcast',
     {
       description: 'Sends n numbered, timestamped notifications to every session',
-      inputSchema: { n: z.number().int().min(1).max(100_000) },
+      inputSchema: BROADCAST_INPUT,
     },
     async ({ n }) => {
       for (let seq = 1; seq <= n; seq++) {

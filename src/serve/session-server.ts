@@ -12,6 +12,7 @@ import {
   type LoggingLevel,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import { lazyJsonSchemaValidator } from '../backend/lazy-validator.js';
 import { VERSION } from '../http/health.js';
 import { installResources, type ResourceDeps } from './resources.js';
 import { ToolInputError, type Tool } from './tool.js';
@@ -29,6 +30,7 @@ export function createSessionServer(deps: ResourceDeps & { tools: Tool[]; log: L
     {
       capabilities: { resources: { subscribe: true, listChanged: true }, tools: {}, logging: {} },
       instructions: INSTRUCTIONS,
+      jsonSchemaValidator: lazyJsonSchemaValidator(),
     },
   );
   installResources(server, deps);
