@@ -71,6 +71,8 @@ export interface McpWireOptions {
   /** Largest accepted request body, enforced while it streams in. */
   maxBodyBytes?: number;
   maxSessions?: number;
+  /** Sessions held at once on this instance by one authenticated principal; more get 429. */
+  maxSessionsPerPrincipal?: number;
   /** A session with no request and no open stream for this long ends. */
   sessionIdleMs?: number;
   /**
@@ -135,6 +137,7 @@ export const DEFAULTS = {
   retryMs: 1_000,
   maxBodyBytes: 4 * 1024 * 1024,
   maxSessions: 10_000,
+  maxSessionsPerPrincipal: 1_000,
   sessionIdleMs: 30 * 60_000,
   hibernateAfterMs: 0,
   legacyReconnectGraceMs: 15_000,
@@ -195,6 +198,7 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
     retryMs: positive('retryMs'),
     maxBodyBytes: positive('maxBodyBytes', 1),
     maxSessions: positive('maxSessions', 1),
+    maxSessionsPerPrincipal: positive('maxSessionsPerPrincipal', 1),
     sessionIdleMs: positive('sessionIdleMs'),
     hibernateAfterMs: positive('hibernateAfterMs'),
     legacyReconnectGraceMs: positive('legacyReconnectGraceMs'),

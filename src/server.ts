@@ -76,6 +76,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     log: opts.logger,
     backendFactory: backend,
     maxSessions: opts.maxSessions,
+    maxSessionsPerPrincipal: opts.maxSessionsPerPrincipal,
     sessionIdleMs: opts.sessionIdleMs,
     hibernateAfterMs: opts.hibernateAfterMs,
     legacyReconnectGraceMs: opts.legacyReconnectGraceMs,

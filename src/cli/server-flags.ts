@@ -13,6 +13,7 @@ export interface ServerFlags {
   retryMs: number;
   maxBodyBytes: number;
   maxSessions: number;
+  maxSessionsPerPrincipal: number;
   sessionIdleMs: number;
   responseMode: 'sse' | 'json';
   drainMs: number;
@@ -43,6 +44,7 @@ export function addServerFlags(cmd: Command): Command {
     .addOption(new Option('--retry-ms <ms>', 'the retry: hint sent on streams').default(1_000).argParser(int('--retry-ms')))
     .addOption(new Option('--max-body-bytes <n>', 'largest accepted request body').default(4 * 1024 * 1024).argParser(int('--max-body-bytes')))
     .addOption(new Option('--max-sessions <n>', 'sessions held at once; more get 503').default(10_000).argParser(int('--max-sessions')))
+    .addOption(new Option('--max-sessions-per-principal <n>', 'sessions one token (principal) holds at once; more get 429').default(1_000).argParser(int('--max-sessions-per-principal')))
     .addOption(new Option('--session-idle-ms <ms>', 'end a session idle this long').default(30 * 60_000).argParser(int('--session-idle-ms')))
     .addOption(new Option('--response-mode <mode>', 'how Streamable HTTP answers requests').choices(['sse', 'json']).default('sse'))
     .addOption(new Option('--drain-ms <ms>', 'on SIGTERM/SIGINT, let in-flight calls finish this long').default(10_000).argParser(int('--drain-ms')))
@@ -68,6 +70,7 @@ export function serveOptionsFrom(f: ServerFlags): ServeOptions {
     retryMs: f.retryMs,
     maxBodyBytes: f.maxBodyBytes,
     maxSessions: f.maxSessions,
+    maxSessionsPerPrincipal: f.maxSessionsPerPrincipal,
     sessionIdleMs: f.sessionIdleMs,
     responseMode: f.responseMode,
     hibernateAfterMs: f.hibernateAfterMs,

@@ -17,6 +17,7 @@ export interface EngineOptions {
   log: Logger;
   backendFactory: BackendFactory;
   maxSessions: number;
+  maxSessionsPerPrincipal: number;
   sessionIdleMs: number;
   /** Drop the backend of a session idle this long, keeping the session (0: never). */
   hibernateAfterMs: number;
@@ -30,8 +31,8 @@ export interface EngineOptions {
   cluster?: Cluster;
 }
 
-/** Why no session was created: draining, the session limit, or the backend's own reason. */
-export type CreateRefusal = 'draining' | 'full' | `backend: ${string}`;
+/** Why no session was created: draining, the session limit (or the principal's), or the backend's own reason. */
+export type CreateRefusal = 'draining' | 'full' | 'principal-full' | `backend: ${string}`;
 
 /** What happens in the engine, for observers (the dashboard); emitted only while someone watches. */
 export type EngineEvent =
@@ -55,6 +56,8 @@ export class SessionManager {
   private readonly unsubscribeBus: () => void;
   private readonly sessionDeps;
   private readonly watchers = new Set<(e: EngineEvent) => void>();
+  /** Sessions held here per authenticated principal (none for anonymous ones). */
+  private readonly perPrincipal = new Map<string, number>();
 
   constructor(private readonly opts: EngineOptions) {
     this.connections = new SseConnections(opts.sse, opts.stats, opts.keepAliveMs);
@@ -95,6 +98,7 @@ export class SessionManager {
   ): Session | CreateRefusal | Promise<Session | CreateRefusal> {
     if (this.draining) return 'draining';
     if (this.sessions.size >= this.opts.maxSessions) return 'full';
+    if (principal !== undefined && (this.perPrincipal.get(principal) ?? 0) >= this.opts.maxSessionsPerPrincipal) return 'principal-full';
     const busy = this.opts.backendFactory.refuseSession?.();
     if (busy !== undefined) return `backend: ${busy}`;
     const id = randomUUID();
@@ -117,6 +121,7 @@ export class SessionManager {
   private add(session: Session): void {
     this.sessions.set(session.id, session);
     this.byWire[session.wire]++;
+    if (session.principal !== undefined) this.perPrincipal.set(session.principal, (this.perPrincipal.get(session.principal) ?? 0) + 1);
     this.opts.stats.sessionsCreated++;
     if (this.watchers.size > 0) this.emit({ type: 'session-opened', sessionId: session.id, wire: session.wire });
   }
@@ -204,6 +209,11 @@ export class SessionManager {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
     this.byWire[s.wire]--;
+    if (s.principal !== undefined) {
+      const n = this.perPrincipal.get(s.principal)! - 1;
+      if (n === 0) this.perPrincipal.delete(s.principal);
+      else this.perPrincipal.set(s.principal, n);
+    }
     this.opts.stats.sessionsEnded++;
     if (this.watchers.size > 0) this.emit({ type: 'session-ended', sessionId: s.id, wire: s.wire, reason });
     this.opts.log.debug({ sessionId: s.id, wire: s.wire, reason }, 'session ended');

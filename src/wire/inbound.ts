@@ -82,6 +82,10 @@ export function protocolVersionOk(ctx: WireContext): boolean {
 }
 
 export function refuseNewSession(res: ServerResponse, refusal: CreateRefusal): void {
+  if (refusal === 'principal-full') {
+    sendError(res, 429, ErrorCode.ServerError, 'Too Many Requests: you hold as many sessions as one client may here; end one first or retry later', { 'Retry-After': '5' });
+    return;
+  }
   const message =
     refusal === 'draining'
       ? 'Service Unavailable: the server is shutting down; retry against another instance'

@@ -6,6 +6,41 @@ import { after, before, describe, test } from 'node:test';
 import type { McpWireServer } from '../../src/index.js';
 import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, startServer } from '../helpers.js';
 
+describe('sessions per principal', () => {
+  let server: McpWireServer;
+  before(async () => {
+    server = await startServer({ maxSessionsPerPrincipal: 2, auth: { tokens: ['alpha-token', 'gamma-token'] } });
+  });
+  after(() => server.close());
+
+  test('a principal at its limit gets 429 on either wire format, others do not, and ending one frees a place', async () => {
+    const alpha = { Authorization: 'Bearer alpha-token' };
+    const legacy = await connectClient(server.url, 'sse', {}, alpha);
+    const gamma = await connectClient(server.url, 'mcp', {}, { Authorization: 'Bearer gamma-token' });
+    try {
+      const first = await rawSession(server.url, alpha);
+      for (const [path, init] of [
+        ['/mcp', { method: 'POST', headers: { ...STREAMABLE_HEADERS, ...alpha }, body: JSON.stringify(INIT) }],
+        ['/sse', { headers: { Accept: 'text/event-stream', ...alpha } }],
+      ] as const) {
+        const refused = await fetch(new URL(path, server.url), { ...init, signal: AbortSignal.timeout(5_000) });
+        assert.equal(refused.status, 429, path);
+        assert.equal(refused.headers.get('retry-after'), '5');
+        const body = (await refused.json()) as { error: { code: number; message: string } };
+        assert.equal(body.error.code, -32000);
+        assert.match(body.error.message, /^Too Many Requests: you hold as many sessions/);
+      }
+      assert.deepEqual(server.handler.health().sessions, { legacy: 1, streamable: 2 });
+      const ended = await fetch(new URL('/mcp', server.url), { method: 'DELETE', headers: { ...alpha, 'Mcp-Session-Id': first } });
+      assert.equal(ended.status, 200);
+      const again = await rawSession(server.url, alpha);
+      assert.ok(again);
+    } finally {
+      await Promise.all([legacy.close(), gamma.close()]);
+    }
+  });
+});
+
 describe('bearer auth', () => {
   let server: McpWireServer;
   before(async () => {
