@@ -1,6 +1,7 @@
 // Incoming JSON-RPC for the client transports: parsing what a stream or body carried, the
 // transport's own requests (a replayed initialize) whose answers must not reach the client, and
 // the error responses that stand in for answers that will never come.
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { messageKind } from '../jsonrpc.js';
 
@@ -38,6 +39,46 @@ export function lostResponse(id: RequestId, message: string, data?: unknown): JS
   const error: { code: number; message: string; data?: unknown } = { code: CONNECTION_LOST, message: `mcpwire: ${message}` };
   if (data !== undefined) error.data = data;
   return { jsonrpc: '2.0', id, error } as JSONRPCMessage;
+}
+
+/**
+ * Hands a message to the transport's consumer. What its handler throws goes to `onerror`: it must
+ * neither end the stream being read nor stop a loop that is answering every waiting request.
+ */
+export function handOver(t: Pick<Transport, 'onmessage' | 'onerror'>, m: JSONRPCMessage): void {
+  try {
+    t.onmessage?.(m);
+  } catch (err) {
+    try {
+      t.onerror?.(err instanceof Error ? err : new Error(String(err)));
+    } catch {
+      // an onerror that throws too: nowhere left to report it
+    }
+  }
+}
+
+/**
+ * Requests the transport answered itself (with an error): a late answer from the server must not make
+ * a second one. Bounded; ids are dropped oldest first.
+ */
+export class AnsweredIds {
+  private readonly ids = new Set<RequestId>();
+
+  constructor(private readonly max = 10_000) {}
+
+  add(id: RequestId): void {
+    this.ids.add(id);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
+  }
+
+  /** True (once) for an id answered already: its late answer is to be dropped. */
+  take(id: RequestId): boolean {
+    return this.ids.delete(id);
+  }
+
+  clear(): void {
+    this.ids.clear();
+  }
 }
 
 type Settle = { resolve(m: JSONRPCMessage): void; reject(e: Error): void; timer: NodeJS.Timeout };

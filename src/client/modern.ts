@@ -23,7 +23,7 @@ import {
   type ResolvedClientOptions,
   type RpcErrorBody,
 } from './http.js';
-import { lostResponse, parseMessages, responseId } from './messages.js';
+import { handOver, lostResponse, parseMessages, responseId } from './messages.js';
 import { pause, reconnectDelay, StreamPacer } from './reconnect.js';
 import { readSse } from './sse-stream.js';
 import { newTransportStats, type TransportStats } from './stats.js';
@@ -250,7 +250,7 @@ export class ModernHttpClientTransport implements Transport {
   private deliver(m: Msg): void {
     if (this.closed) return;
     this.stats.messagesReceived++;
-    this.onmessage?.(m as JSONRPCMessage);
+    handOver(this, m as JSONRPCMessage);
   }
 
   // ── requests ─────────────────────────────────────────────────────────────────────────────────
@@ -534,6 +534,8 @@ export class ModernHttpClientTransport implements Transport {
         const end = await readSse(res.body!, this.o, {
           signal: stop,
           onRetry: (ms) => (retryMs = ms),
+          // Skipped, and the stream goes on: it has no resumption, so ending it would lose what follows.
+          onOversized: (err) => this.onerror?.(err),
           onEvent: (e) => {
             for (const x of parseMessages(e.data).messages as Msg[]) {
               if (x.method === 'notifications/subscriptions/acknowledged') {

@@ -18,7 +18,7 @@ import {
   type ClientTransportOptions,
   type ResolvedClientOptions,
 } from './http.js';
-import { isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
+import { AnsweredIds, handOver, isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
 import { pause, reconnectDelay, StreamPacer } from './reconnect.js';
 import { SessionRecord } from './session-record.js';
 import { OversizedEvent, readSse, type SseEnd } from './sse-stream.js';
@@ -31,9 +31,6 @@ export class NotAnSseEndpoint extends Error {
     this.name = 'NotAnSseEndpoint';
   }
 }
-
-/** Ids of requests answered with an error whose late answers are still dropped. */
-const MAX_ABANDONED = 10_000;
 
 interface Deferred {
   promise: Promise<void>;
@@ -82,9 +79,9 @@ export class SseClientTransport implements Transport {
   private opening: Deferred | undefined;
   /**
    * Requests answered with an error because the stream stayed down: a late answer (replayed when the
-   * stream comes back to the same session) must not make a second one. Bounded; ids are dropped oldest first.
+   * stream comes back to the same session) must not make a second one.
    */
-  private readonly abandoned = new Set<RequestId>();
+  private readonly abandoned = new AnsweredIds();
   private readonly pacer = new StreamPacer();
 
   constructor(url: string | URL, options: ClientTransportOptions = {}) {
@@ -125,7 +122,7 @@ export class SseClientTransport implements Transport {
     if (this.recovery) await this.recovery.promise;
     const id = isRequest(message) ? message.id : undefined;
     if (id !== undefined) {
-      this.abandoned.delete(id); // reused: its answer is this request's
+      this.abandoned.take(id); // reused: its answer is this request's
       this.sent.set(id, { accepted: false });
     }
     try {
@@ -153,8 +150,7 @@ export class SseClientTransport implements Transport {
   private answerLost(id: RequestId, why: string): void {
     this.sent.delete(id);
     this.abandoned.add(id);
-    if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.values().next().value!);
-    this.onmessage?.(lostResponse(id, why));
+    handOver(this, lostResponse(id, why));
   }
 
   // ── sending ──────────────────────────────────────────────────────────────────────────────────
@@ -195,7 +191,7 @@ export class SseClientTransport implements Transport {
     } else {
       // Taken by a session that has been replaced since: its answer will not come.
       this.sent.delete(id!);
-      this.onmessage?.(lostResponse(id!, 'the session ended before the response arrived; its result is unknown'));
+      handOver(this, lostResponse(id!, 'the session ended before the response arrived; its result is unknown'));
     }
   }
 
@@ -206,12 +202,12 @@ export class SseClientTransport implements Transport {
     for (const m of messages) {
       const id = responseId(m);
       if (id !== undefined) {
-        if (this.abandoned.delete(id)) continue; // answered already, with an error
+        if (this.abandoned.take(id)) continue; // answered already, with an error
         this.sent.delete(id);
       }
       if (this.own.take(m)) continue;
       this.stats.messagesReceived++;
-      this.onmessage?.(m);
+      handOver(this, m);
     }
   }
 
@@ -399,7 +395,7 @@ export class SseClientTransport implements Transport {
     for (const [id, entry] of [...this.sent]) {
       if (!entry.accepted) continue; // its POST is under way, or will be sent again to the new session
       this.sent.delete(id);
-      this.onmessage?.(lostResponse(id, 'the session ended before the response arrived; its result is unknown'));
+      handOver(this, lostResponse(id, 'the session ended before the response arrived; its result is unknown'));
     }
     this.own.failAll(new Error('mcpwire: the session changed'));
     const replay = this.record.replay();

@@ -19,7 +19,7 @@ import {
   type ClientTransportOptions,
   type ResolvedClientOptions,
 } from './http.js';
-import { isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
+import { AnsweredIds, handOver, isRequest, lostResponse, parseMessages, PrivateRequests, responseId, resultOf } from './messages.js';
 import { pause, reconnectDelay, StreamPacer } from './reconnect.js';
 import { SessionRecord } from './session-record.js';
 import { OversizedEvent, readSse, type SseEnd } from './sse-stream.js';
@@ -55,6 +55,8 @@ export class StreamableHttpClientTransport implements Transport {
   private readonly record = new SessionRecord();
   private readonly own: PrivateRequests;
   private readonly requestStreams = new Map<RequestId, RequestStream>();
+  /** Requests given up on (answered with an error): the server's answer, should it still come, is dropped. */
+  private readonly abandoned = new AnsweredIds();
   private readonly closing = new AbortController();
   private _sessionId: string | undefined;
   private protocolVersion: string | undefined;
@@ -91,6 +93,7 @@ export class StreamableHttpClientTransport implements Transport {
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw new Error('mcpwire: the transport is closed');
     this.record.observe(message);
+    if (isRequest(message)) this.abandoned.take(message.id); // reused: its answer is this request's
     const m = message as { method?: string; params?: { requestId?: RequestId } };
     if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) {
       const s = this.requestStreams.get(m.params.requestId);
@@ -100,7 +103,7 @@ export class StreamableHttpClientTransport implements Transport {
       }
     }
     if (options?.resumptionToken && isRequest(message)) {
-      void this.followRequestStream([message.id], undefined, options.resumptionToken, options.onresumptiontoken);
+      void this.followRequestStream([message.id], undefined, options.resumptionToken, options.onresumptiontoken, message.id);
       return;
     }
     if (m.method !== 'initialize') {
@@ -187,25 +190,39 @@ export class StreamableHttpClientTransport implements Transport {
     });
   }
 
-  /** Delivers what a stream or body carried; the transport's own responses stay here. */
-  private receive(text: string): void {
+  /**
+   * Delivers what a stream or body carried; the transport's own responses stay here. `answerAs`: the
+   * request a resumed stream's response answers (it carries the id of the request that began it).
+   */
+  private receive(text: string, answerAs?: RequestId): void {
     if (text === '') return; // a priming event
     const { messages, invalid } = parseMessages(text);
     if (invalid > 0) this.onerror?.(new Error('mcpwire: the server sent data that is not a JSON-RPC message; it was ignored'));
-    for (const m of messages) {
-      const id = responseId(m);
-      if (id !== undefined) this.requestStreams.get(id)?.waiting.delete(id);
+    for (let m of messages) {
+      let id = responseId(m);
+      if (id !== undefined && answerAs !== undefined) {
+        m = { ...m, id: answerAs } as JSONRPCMessage;
+        id = answerAs;
+      }
+      if (id !== undefined) {
+        if (this.abandoned.take(id)) {
+          this.o.logger?.debug({ id }, 'a response came after its request was answered with an error; dropped');
+          continue;
+        }
+        this.requestStreams.get(id)?.waiting.delete(id);
+      }
       if (this.own.take(m)) continue;
       this.stats.messagesReceived++;
-      this.onmessage?.(m);
+      handOver(this, m);
     }
   }
 
   /** Answers requests whose response will not come, so that no caller waits forever. */
   private giveUp(ids: Iterable<RequestId>, why: string, data?: unknown): void {
-    for (const id of ids) {
+    for (const id of [...ids]) {
+      this.abandoned.add(id);
       if (this.own.has(id)) this.own.fail(id, new Error(`mcpwire: ${why}`));
-      else this.onmessage?.(lostResponse(id, why, data));
+      else handOver(this, lostResponse(id, why, data));
     }
   }
 
@@ -216,6 +233,7 @@ export class StreamableHttpClientTransport implements Transport {
     first: Response | undefined,
     resumeFrom: string | undefined,
     onToken: ((t: string) => void) | undefined,
+    answerAs?: RequestId,
   ): Promise<void> {
     const s: RequestStream = { waiting: new Set(ids), lastEventId: resumeFrom, retryMs: undefined, cancelled: false, connection: new AbortController() };
     for (const id of ids) this.requestStreams.set(id, s);
@@ -232,7 +250,7 @@ export class StreamableHttpClientTransport implements Transport {
                 s.lastEventId = e.id;
                 onToken?.(e.id);
               }
-              this.receive(e.data);
+              this.receive(e.data, answerAs);
             },
             (ms) => (s.retryMs = ms),
             s.connection.signal,
@@ -372,14 +390,14 @@ export class StreamableHttpClientTransport implements Transport {
           },
           (ms) => (retryMs = ms),
           conn.signal,
+          (err) => {
+            // Skipped, and the stream goes on: a resume, should one come, starts after it.
+            if (err.eventId !== undefined) lastEventId = err.eventId;
+            this.onerror?.(err);
+          },
         );
         if (this.closed) return;
         if (end === 'aborted') continue; // the session was replaced: reopen at once
-        if (end instanceof OversizedEvent) {
-          // Resuming before it would replay it: resume after it (or, without its id, afresh).
-          this.onerror?.(end);
-          lastEventId = end.eventId;
-        }
         this.lost(end, 'the listening stream');
         await pause(reconnectDelay(p, pacer.ended(), retryMs), this.closing.signal);
         continue;
@@ -423,12 +441,16 @@ export class StreamableHttpClientTransport implements Transport {
     });
   }
 
-  /** Reads a stream's `message` events (the only kind this wire format has; others are skipped). */
+  /**
+   * Reads a stream's `message` events (the only kind this wire format has; others are skipped).
+   * `onOversized`: see readSse (without it, an oversized event ends the read).
+   */
   private read(
     res: Response,
     onEvent: (e: { id?: string | undefined; data: string }) => void,
     onRetry: (ms: number) => void,
     signal?: AbortSignal,
+    onOversized?: (err: OversizedEvent) => void,
   ): Promise<SseEnd> {
     if (!res.body) return Promise.resolve('eof');
     return readSse(res.body, this.o, {
@@ -437,6 +459,7 @@ export class StreamableHttpClientTransport implements Transport {
         if (e.event === undefined || e.event === 'message') onEvent(e);
       },
       onRetry,
+      onOversized,
     });
   }
 
