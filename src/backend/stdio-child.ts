@@ -37,6 +37,12 @@ export interface GatewayOptions {
   restart?: RestartPolicy;
   /** Time between SIGTERM and SIGKILL when a child is stopped. Default 3000 ms. */
   killGraceMs?: number;
+  /**
+   * Shared mode (and the children of 2026-07-28 clients): a child that has not answered `initialize`
+   * this long after it was sent is stopped as failed; the sessions waiting on its handshake get the
+   * error, and the restart policy applies. 0: wait for ever. Default 120000 ms.
+   */
+  initTimeoutMs?: number;
   /** Largest message a child may write (one line of stdout). Default 4 MiB. */
   maxLineBytes?: number;
   /** Bytes a session may have waiting in a child's stdin; past it, its requests are refused. Default 1 MiB. */
@@ -75,6 +81,7 @@ const DEFAULTS = {
   spareChildren: 0,
   restart: 'on-failure' as RestartPolicy,
   killGraceMs: 3_000,
+  initTimeoutMs: 120_000,
   maxLineBytes: 4 * 1024 * 1024,
   maxQueuedBytes: 1024 * 1024,
   maxInFlight: 1_000,
@@ -109,6 +116,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       spareChildren: options.shared ? 0 : number('spareChildren', 0),
       restart,
       killGraceMs: number('killGraceMs', 0),
+      initTimeoutMs: number('initTimeoutMs', 0),
       maxLineBytes: number('maxLineBytes', 1024),
       maxQueuedBytes: number('maxQueuedBytes', 1024),
       maxInFlight: number('maxInFlight', 1),

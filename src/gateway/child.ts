@@ -46,8 +46,8 @@ export interface ExitInfo {
   killed: boolean;
   /** It could not be spawned at all. */
   spawnError?: string;
-  /** It closed its stdout and went on running, so it was stopped: nothing could have reached its clients. */
-  outputClosed?: boolean;
+  /** Why the gateway stopped it as failed (it closed its stdout and ran on; it never answered initialize). */
+  failure?: string;
 }
 
 /** Bytes a writer (a session) has handed to the child's stdin that the child has not yet read. */
@@ -93,7 +93,7 @@ export class StdioChild {
   private done = false;
   private graceTimer: NodeJS.Timeout | undefined;
   private outputTimer: NodeJS.Timeout | undefined;
-  private outputClosed = false;
+  private failure: string | undefined;
   private busy = 0;
   private resolveExit!: (info: ExitInfo) => void;
 
@@ -177,8 +177,13 @@ export class StdioChild {
 
   /** No answer can come from a child whose stdout is closed: it is stopped, and reported as failed. */
   private ranOnWithoutOutput(): void {
+    this.fail('closed its stdout while running');
+  }
+
+  /** Stops a child that no longer does its job; its exit is reported as a failure, with `why`. */
+  fail(why: string): void {
     if (this.done || this.stopping) return;
-    this.outputClosed = true;
+    this.failure = why;
     void this.stop();
   }
 
@@ -280,8 +285,8 @@ export class StdioChild {
     if (this.outputTimer) clearTimeout(this.outputTimer);
     this.stdin.destroy();
     (this.proc.stdio[3] as Readable | null | undefined)?.destroy();
-    const exit: ExitInfo = { ...info, stderr: [...this.ring], stopped: this.stopping && !this.outputClosed, killed: this.killed };
-    if (this.outputClosed) exit.outputClosed = true;
+    const exit: ExitInfo = { ...info, stderr: [...this.ring], stopped: this.stopping && this.failure === undefined, killed: this.killed };
+    if (this.failure !== undefined) exit.failure = this.failure;
     this.resolveExit(exit);
     this.on.exit(exit);
   }

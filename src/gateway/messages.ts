@@ -35,7 +35,7 @@ export function progressTokenOf(m: Msg): ProgressToken | undefined {
 
 export function exitDescription(exit: ExitInfo): string {
   if (exit.spawnError) return `could not be started (${exit.spawnError})`;
-  if (exit.outputClosed) return 'closed its stdout while running (it was stopped)';
+  if (exit.failure) return `${exit.failure} (it was stopped)`;
   if (exit.signal) return `was killed by ${exit.signal}`;
   return `exited with code ${exit.code}`;
 }

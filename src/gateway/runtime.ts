@@ -17,6 +17,7 @@ export interface ResolvedGatewayOptions {
   spareChildren: number;
   restart: RestartPolicy;
   killGraceMs: number;
+  initTimeoutMs: number;
   maxLineBytes: number;
   maxQueuedBytes: number;
   maxInFlight: number;

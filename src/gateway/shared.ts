@@ -151,7 +151,10 @@ export class SharedUpstream {
           return;
         }
         this.init.upId = this.forward(s, m, id, extra);
-        if (this.init.upId !== undefined) this.init.state = 'pending';
+        if (this.init.upId !== undefined) {
+          this.init.state = 'pending';
+          this.init.deadline = this.handshakeDeadline();
+        }
         return;
       case 'resources/subscribe':
         if (s.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
@@ -352,8 +355,22 @@ export class SharedUpstream {
     return s.host.send({ ...m, id: u.clientId } as JSONRPCMessage);
   }
 
+  /**
+   * Every later session waits on the child's one handshake: a child that never answers it would
+   * hold them all, so after `initTimeoutMs` it is stopped as failed (its exit answers them).
+   */
+  private handshakeDeadline(): NodeJS.Timeout | undefined {
+    const ms = this.rt.opts.initTimeoutMs;
+    if (ms <= 0) return undefined;
+    const child = this.child;
+    const timer = setTimeout(() => child?.fail(`did not answer initialize within ${ms} ms`), ms);
+    timer.unref();
+    return timer;
+  }
+
   /** The child answered the handshake: that answer is every session's from now on. */
   private initialized(first: Upstream | undefined, m: Msg): MaybePromise<void> {
+    clearTimeout(this.init.deadline);
     const asked = [...this.init.waiters];
     if (first && this.sessions.has(first.session)) asked.unshift({ session: first.session, id: first.clientId });
     this.init.waiters = [];
@@ -407,7 +424,13 @@ export class SharedUpstream {
 
   private overlong(line: OverlongLine): void {
     const id = answeredIdOf(line);
-    if (typeof id !== 'number' || !this.upstream.has(id)) return;
+    if (typeof id !== 'number') return;
+    // An answer to the handshake too long to pass on: every session waiting on it is told.
+    if (id === this.init.upId) {
+      void this.initialized(this.settle(id), overlongError(0, line, this.rt.opts.maxLineBytes) as Msg);
+      return;
+    }
+    if (!this.upstream.has(id)) return;
     const u = this.settle(id)!;
     void u.session.host.send(overlongError(u.clientId, line, this.rt.opts.maxLineBytes));
   }
@@ -425,6 +448,7 @@ export class SharedUpstream {
       sends.set(u.session, list);
     }
     for (const w of this.init.waiters) void w.session.host.send(exitError(w.id, exit));
+    clearTimeout(this.init.deadline);
     this.upstream.clear();
     this.busy.clear();
     this.serverRequests.clear();
@@ -439,7 +463,7 @@ export class SharedUpstream {
     }
     if (this.state === 'closed') return;
     const policy = this.restart;
-    const failed = exit.code !== 0 || exit.signal !== null || exit.spawnError !== undefined;
+    const failed = exit.code !== 0 || exit.signal !== null || exit.spawnError !== undefined || exit.failure !== undefined;
     if (policy === 'never' || (policy === 'on-failure' && !failed)) {
       this.state = 'down';
       return;
@@ -467,6 +491,8 @@ function newInit(): {
   state: 'none' | 'pending' | 'done';
   /** The upstream id of the initialize the child is answering. */
   upId?: number | undefined;
+  /** Stops a child that does not answer it in time. */
+  deadline?: NodeJS.Timeout | undefined;
   result?: Record<string, unknown>;
   waiters: Array<{ session: SharedSession; id: RequestId }>;
   /** notifications/initialized was passed on. */

@@ -2,12 +2,16 @@
 // handshake is done once, resource updates go only to subscribers, and nothing crosses between
 // sessions; the child is restarted by policy and /health says when it is down.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { STREAMABLE_HEADERS, sleep, waitFor } from '../helpers.js';
 import {
+  alive,
   gatewayPerTest,
   TINY,
   call,
@@ -94,6 +98,29 @@ describe('one child, many sessions', () => {
     const second = await post(gw.url, initialize(1), undefined, 5_000);
     assert.equal(second.body?.result?.serverInfo?.name, 'tiny', 'the second session is answered once the child has initialized');
     await first.body?.cancel();
+  });
+
+  test('a child that never answers initialize is stopped after --init-timeout-ms: every session waiting on it gets the error, the restarted child serves', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'mcpwire-hang-')), 'hung');
+    const gw = await shared({ initTimeoutMs: 600, env: { TINY_INIT_HANG_ONCE: marker } });
+    const [first, second] = await Promise.all([post(gw.url, initialize(0), undefined, 10_000), post(gw.url, initialize(1), undefined, 10_000)]);
+    for (const r of [first, second]) {
+      assert.equal(r.body?.error?.code, -32603, JSON.stringify(r.body));
+      assert.match(r.body.error.message, /did not answer initialize within 600 ms/);
+    }
+    assert.equal(gw.gateway.stats.failed, 1, 'counted as a failure');
+    const hung = Number(readFileSync(marker, 'utf8'));
+    await waitFor(() => !alive(hung), 10_000, 'the hung child to be stopped');
+    await eventually(async () => (await post(gw.url, initialize(2))).body?.result?.serverInfo?.name === 'tiny', 10_000, 'the restarted child to answer initialize');
+  });
+
+  test('an answer to initialize over --max-line-bytes is an error for every session waiting on it, not a wait for ever', async () => {
+    const gw = await shared({ maxLineBytes: 4_096, env: { TINY_INIT_DELAY_MS: '300', TINY_INIT_PAD_BYTES: '8000' } });
+    const [first, second] = await Promise.all([post(gw.url, initialize(0), undefined, 5_000), post(gw.url, initialize(1), undefined, 5_000)]);
+    for (const r of [first, second]) {
+      assert.equal(r.body?.error?.code, -32603, JSON.stringify(r.body));
+      assert.match(r.body.error.message, /over the gateway's limit of 4096 bytes/);
+    }
   });
 
   test('resources/updated goes only to the sessions subscribed; list_changed to all; unsubscribing upstream waits for the last subscriber', async () => {
