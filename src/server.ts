@@ -172,7 +172,13 @@ export async function serve(options: ServeOptions): Promise<McpWireServer> {
     ...options,
     allowedHosts: options.allowedHosts ?? (loopback ? LOOPBACK_HOSTS : false),
   });
-  await handler.ready;
+  try {
+    await handler.ready;
+  } catch (err) {
+    // Refused to start (Redis unreachable, another storage format): let go of what was opened.
+    await handler.close().catch(() => {});
+    throw err;
+  }
   const httpServer = createHttpServer({ requireHostHeader: false }, handler);
   // Longer than the usual proxy idle timeouts, so a proxy never reuses a socket the server just closed.
   httpServer.keepAliveTimeout = 65_000;

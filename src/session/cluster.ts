@@ -58,6 +58,24 @@ const CHANGE_METHOD: Record<ChangeEvent['kind'], string> = {
   resources_list_changed: 'notifications/resources/list_changed',
 };
 
+/**
+ * What instances write to Redis (keys, record fields, entries, scripts' contracts). Bumped whenever an
+ * instance of the previous format would misread what this one writes: instances of two formats never
+ * share a prefix.
+ */
+export const STORAGE_FORMAT = '1';
+
+/** Redis already holds another storage format under this prefix: mixing versions would corrupt sessions. */
+export class StorageFormatError extends Error {
+  constructor(prefix: string, found: string) {
+    super(
+      `mcpwire: the Redis key prefix '${prefix}' is in use by instances writing storage format ${found}, and this version writes format ${STORAGE_FORMAT}; ` +
+        'they cannot share sessions. Stop the other instances first, or give this deployment another prefix (--redis-prefix).',
+    );
+    this.name = 'StorageFormatError';
+  }
+}
+
 export class Cluster {
   /** Random per process start, never host:pid (two workers must never share one). */
   readonly me = randomBytes(8).toString('hex');
@@ -91,6 +109,8 @@ export class Cluster {
   async start(sessions: Map<string, ClusteredSession>): Promise<void> {
     this.sessions = sessions;
     await this.port.connect();
+    const found = await this.claimFormat();
+    if (found !== STORAGE_FORMAT) throw new StorageFormatError(this.port.prefix, found);
     await this.renewLease();
     await this.port.subscribe(this.keys.channelPrefix() + this.me, (m) => this.doorbell(m));
     // Doorbells rung while the subscriber was away are lost: every held stream re-reads its log.
@@ -98,6 +118,19 @@ export class Cluster {
     const every = Math.max(50, Math.floor(this.settings.leaseMs / 3));
     this.heartbeat = setInterval(() => void this.tick(), every);
     this.heartbeat.unref();
+  }
+
+  /**
+   * Marks the prefix with this instance's storage format unless it is marked already, and returns the
+   * mark. It lives as long as a session's keys and is renewed while any instance runs.
+   */
+  private async claimFormat(): Promise<string> {
+    const key = this.keys.format();
+    const ttl = String(this.settings.ttlMs);
+    await this.port.command(['SET', key, STORAGE_FORMAT, 'NX', 'PX', ttl]);
+    const found = await this.port.command<string | null>(['GET', key]);
+    if (found === STORAGE_FORMAT) await this.port.command(['PEXPIRE', key, ttl]);
+    return found ?? STORAGE_FORMAT;
   }
 
   private async renewLease(): Promise<void> {
@@ -133,6 +166,12 @@ export class Cluster {
       const now = Date.now();
       if (now - this.touchedAt >= this.settings.ttlMs / 4) {
         this.touchedAt = now;
+        void this.claimFormat().then(
+          (found) => {
+            if (found !== STORAGE_FORMAT) this.settings.log.error({ found, mine: STORAGE_FORMAT }, 'another storage format took over this Redis prefix');
+          },
+          () => {},
+        );
         void this.touchHeld(now).catch(() => {});
       }
       // Every lease period: sessions whose streams are held here but whose owner's lease is gone.

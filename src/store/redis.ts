@@ -54,6 +54,10 @@ export class RedisKeys {
   bus(): string {
     return `${this.prefix}bus`;
   }
+  /** The storage format the instances sharing this prefix write (see Cluster.claimFormat). */
+  format(): string {
+    return `${this.prefix}format`;
+  }
 }
 
 /** The append was refused: another instance owns the session now (this one was paused or cut off). */

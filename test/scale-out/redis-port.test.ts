@@ -55,6 +55,25 @@ test('an error from Redis itself is passed through, not taken for an outage', as
   await assert.rejects(port.command(['LPUSH', 'port:str', 'y']), (err: Error) => !(err instanceof StoreUnavailableError) && /^WRONGTYPE/.test(err.message));
 });
 
+test('an instance refuses to start on a prefix whose sessions another storage format wrote, and lets go of Redis', async () => {
+  await port.command(['SET', 'fmt:format', '0', 'PX', '60000']);
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+  await assert.rejects(
+    serve({ port: 0, createServer: () => new McpServer({ name: 'x', version: '1' }), redis: { url: redis.url, prefix: 'fmt:' }, logger: pino({ level: 'silent' }) }),
+    /prefix 'fmt:' is in use by instances writing storage format 0, and this version writes format 1/,
+  );
+  assert.equal(await port.command(['GET', 'fmt:format']), '0', 'the mark is left as it was');
+  await waitForHandles(handles);
+  // An unmarked prefix is marked with this version's format, for as long as sessions' keys live.
+  const s = await serve({ port: 0, createServer: () => new McpServer({ name: 'x', version: '1' }), redis: { url: redis.url, prefix: 'fmt2:' }, logger: pino({ level: 'silent' }) });
+  try {
+    assert.equal(await port.command(['GET', 'fmt2:format']), '1');
+    assert.ok(((await port.command(['PTTL', 'fmt2:format'])) as number) > 0);
+  } finally {
+    await s.close();
+  }
+});
+
 test('closing does not wait for a Redis that is away: at once when it is down, within commandTimeoutMs when it does not answer', async () => {
   const timed = async (p: RedisPort) => {
     const t0 = Date.now();
@@ -86,3 +105,10 @@ test('closing does not wait for a Redis that is away: at once when it is down, w
     await redis.start();
   }
 });
+
+/** The Redis connections of a refused start are closed: the process is left with what it had. */
+async function waitForHandles(n: number): Promise<void> {
+  const count = () => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+  for (let i = 0; i < 50 && count() > n; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(count() <= n, `${count()} handles open, ${n} before`);
+}
