@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { AuthOptions, CorsOptions } from '../options.js';
+import { clientPrincipal, subjectPrincipal, tokenPrincipal } from '../principal.js';
 
 /** The host name of a `Host` header value (`name`, `name:port`, `[v6]:port`), lower-cased. */
 export function hostName(host: string): string {
@@ -84,7 +85,7 @@ export class BearerAuth {
     const d = digest(token);
     for (let i = 0; i < this.digests.length; i++) {
       if (timingSafeEqual(d, this.digests[i]!)) {
-        const principal = 'token:' + d.subarray(0, 12).toString('hex');
+        const principal = tokenPrincipal(d.subarray(0, 12).toString('hex'));
         return { ok: true, principal, authInfo: { token, clientId: principal, scopes: [] } };
       }
     }
@@ -93,7 +94,7 @@ export class BearerAuth {
       if (info) {
         if (info.expiresAt !== undefined && info.expiresAt * 1000 < Date.now()) return { ok: false, error: 'invalid_token' };
         const sub = info.extra?.sub;
-        return { ok: true, authInfo: info, principal: typeof sub === 'string' ? `sub:${sub}` : `client:${info.clientId}` };
+        return { ok: true, authInfo: info, principal: typeof sub === 'string' ? subjectPrincipal(sub) : clientPrincipal(info.clientId) };
       }
     }
     return { ok: false, error: 'invalid_token' };

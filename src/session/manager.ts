@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BackendFactory, InboundExtra, SessionContext, Wire } from '../backend/types.js';
+import { limitedPrincipal } from '../principal.js';
 import type { Bus, ChangeEvent, EventStore } from '../store/types.js';
 import type { Cluster } from './cluster.js';
 import { ClusteredSession } from './clustered-session.js';
@@ -56,7 +57,7 @@ export class SessionManager {
   private readonly unsubscribeBus: () => void;
   private readonly sessionDeps;
   private readonly watchers = new Set<(e: EngineEvent) => void>();
-  /** Sessions held here per authenticated principal (none for anonymous ones). */
+  /** Sessions held here per principal that names one holder (see limitedPrincipal). */
   private readonly perPrincipal = new Map<string, number>();
 
   constructor(private readonly opts: EngineOptions) {
@@ -98,7 +99,8 @@ export class SessionManager {
   ): Session | CreateRefusal | Promise<Session | CreateRefusal> {
     if (this.draining) return 'draining';
     if (this.sessions.size >= this.opts.maxSessions) return 'full';
-    if (principal !== undefined && (this.perPrincipal.get(principal) ?? 0) >= this.opts.maxSessionsPerPrincipal) return 'principal-full';
+    const limited = limitedPrincipal(principal);
+    if (limited !== undefined && (this.perPrincipal.get(limited) ?? 0) >= this.opts.maxSessionsPerPrincipal) return 'principal-full';
     const busy = this.opts.backendFactory.refuseSession?.();
     if (busy !== undefined) return `backend: ${busy}`;
     const id = randomUUID();
@@ -121,7 +123,8 @@ export class SessionManager {
   private add(session: Session): void {
     this.sessions.set(session.id, session);
     this.byWire[session.wire]++;
-    if (session.principal !== undefined) this.perPrincipal.set(session.principal, (this.perPrincipal.get(session.principal) ?? 0) + 1);
+    const limited = limitedPrincipal(session.principal);
+    if (limited !== undefined) this.perPrincipal.set(limited, (this.perPrincipal.get(limited) ?? 0) + 1);
     this.opts.stats.sessionsCreated++;
     if (this.watchers.size > 0) this.emit({ type: 'session-opened', sessionId: session.id, wire: session.wire });
   }
@@ -209,10 +212,11 @@ export class SessionManager {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
     this.byWire[s.wire]--;
-    if (s.principal !== undefined) {
-      const n = this.perPrincipal.get(s.principal)! - 1;
-      if (n === 0) this.perPrincipal.delete(s.principal);
-      else this.perPrincipal.set(s.principal, n);
+    const limited = limitedPrincipal(s.principal);
+    if (limited !== undefined) {
+      const n = this.perPrincipal.get(limited)! - 1;
+      if (n === 0) this.perPrincipal.delete(limited);
+      else this.perPrincipal.set(limited, n);
     }
     this.opts.stats.sessionsEnded++;
     if (this.watchers.size > 0) this.emit({ type: 'session-ended', sessionId: s.id, wire: s.wire, reason });

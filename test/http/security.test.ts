@@ -9,7 +9,15 @@ import { INIT, STREAMABLE_HEADERS, connectClient, rawSession, startServer } from
 describe('sessions per principal', () => {
   let server: McpWireServer;
   before(async () => {
-    server = await startServer({ maxSessionsPerPrincipal: 2, auth: { tokens: ['alpha-token', 'gamma-token'] } });
+    server = await startServer({
+      maxSessionsPerPrincipal: 2,
+      auth: {
+        tokens: ['alpha-token', 'gamma-token'],
+        // OAuth tokens of one client: with a subject they stand for one user, without one for every user of the client.
+        verifyToken: (token) =>
+          token.startsWith('oauth-') ? { token, clientId: 'shared-app', scopes: [], ...(token.includes('sub') ? { extra: { sub: 'user-s' } } : {}) } : undefined,
+      },
+    });
   });
   after(() => server.close());
 
@@ -38,6 +46,21 @@ describe('sessions per principal', () => {
     } finally {
       await Promise.all([legacy.close(), gamma.close()]);
     }
+  });
+
+  test('an OAuth subject is limited like a token; the users of an OAuth client whose tokens name no subject are not limited together', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await rawSession(server.url, { Authorization: `Bearer oauth-user-${i}` }));
+    assert.equal(new Set(ids).size, 3, 'three sessions for three users of one client, past the limit of 2');
+    await rawSession(server.url, { Authorization: 'Bearer oauth-sub-1' });
+    await rawSession(server.url, { Authorization: 'Bearer oauth-sub-2' });
+    const refused = await fetch(new URL('/mcp', server.url), {
+      method: 'POST',
+      headers: { ...STREAMABLE_HEADERS, Authorization: 'Bearer oauth-sub-3' },
+      body: JSON.stringify(INIT),
+    });
+    assert.equal(refused.status, 429);
+    await refused.text();
   });
 });
 
