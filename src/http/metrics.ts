@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Wire } from '../backend/types.js';
 import type { McpHandler } from '../server.js';
 import type { Stats } from '../session/stats.js';
+import type { ChangeEvent } from '../store/types.js';
 
 export interface MetricsOptions {
   /** Where to serve the metrics (behind the handler's auth). Default `/metrics`. */
@@ -45,6 +46,7 @@ const COUNTERS: [name: string, help: string, key: keyof Stats][] = [
 
 const METHODS = new Set(['GET', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PUT', 'PATCH']);
 const WIRES: Wire[] = ['legacy', 'streamable'];
+const KINDS: ChangeEvent['kind'][] = ['resource_updated', 'resources_list_changed', 'tools_list_changed', 'prompts_list_changed'];
 
 /** Open streams (connections attached to a session's stream) by wire format. */
 export function streamsByWire(handler: McpHandler): Record<Wire, number> {
@@ -110,6 +112,11 @@ export function metricsRoute(handler: McpHandler, options: MetricsOptions = {}):
     labelNames: ['kind'],
     registers,
   });
+  // Every kind from the start: a series that first appears at 1 is a first increment increase() misses.
+  for (const kind of KINDS) {
+    notifications.inc({ kind }, 0);
+    deliveries.inc({ kind }, 0);
+  }
   const unwatch = handler.sessions.watch((e) => {
     if (e.type !== 'change') return;
     notifications.inc({ kind: e.change.kind });

@@ -163,10 +163,10 @@ describe('the dashboard behind auth', () => {
       assert.equal(((await r.json()) as { error: { code: number } }).error.code, -32000);
     }
     assert.equal((await fetch(`${url}/_dashboard/app.css`)).status, 200);
-    const forged = await fetch(`${url}/_events`, { headers: { Cookie: `mcpwire_dashboard=${Date.now() + 3_600_000}.AAAA` } });
+    const forged = await fetch(`${url}/_events`, { headers: { Cookie: `mcpwire_dashboard_${running.server.port}=${Date.now() + 3_600_000}.AAAA` } });
     assert.equal(forged.status, 401);
     await forged.text();
-    const expired = await fetch(`${url}/_events`, { headers: { Cookie: 'mcpwire_dashboard=1000.AAAA' } });
+    const expired = await fetch(`${url}/_events`, { headers: { Cookie: `mcpwire_dashboard_${running.server.port}=1000.AAAA` } });
     assert.equal(expired.status, 401);
     await expired.text();
     const withHeader = await fetch(`${url}/_events`, { headers: { Authorization: `Bearer ${TOKEN}` } });
@@ -202,8 +202,10 @@ describe('the admin feed is bounded', () => {
     const two = await fetch(`${server.url}/_events`);
     assert.equal(one.status, 200);
     assert.equal(two.status, 200);
+    const errors = server.handler.stats.httpErrors;
     const three = await fetch(`${server.url}/_events`);
     assert.equal(three.status, 503);
+    assert.equal(server.handler.stats.httpErrors, errors + 1, 'the refusal is not in mcpwire_http_errors_total');
     assert.equal(three.headers.get('retry-after'), '5');
     await three.text();
     a.abort();

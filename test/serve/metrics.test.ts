@@ -125,6 +125,15 @@ describe('/metrics', () => {
     assert.deepEqual(m.get('mcpwire_sessions')!.samples.map((s) => s.labels.wire).sort(), ['legacy', 'streamable']);
   });
 
+  test('every notification kind is exported from the start, at 0 (so that increase() counts the first)', async () => {
+    const m = await scrape();
+    const kinds = ['prompts_list_changed', 'resource_updated', 'resources_list_changed', 'tools_list_changed'];
+    for (const name of ['mcpwire_notifications_total', 'mcpwire_notification_deliveries_total']) {
+      assert.deepEqual(m.get(name)!.samples.map((s) => s.labels.kind).sort(), kinds, name);
+      assert.ok(m.get(name)!.samples.every((s) => s.value === 0), name);
+    }
+  });
+
   test('counters move when traffic flows', async () => {
     const m0 = await scrape();
     const mcp = await notifiedClient(running.server.url, 'mcp');
@@ -188,5 +197,19 @@ describe('/metrics behind auth', () => {
     const yes = await fetch(`${running.server.url}/metrics`, { headers: { Authorization: 'Bearer s3cret-token' } });
     assert.equal(yes.status, 200);
     assert.ok(parsePrometheus(await yes.text()).has('mcpwire_sessions'));
+  });
+
+  test("the dashboard's refusals count in mcpwire_http_errors_total, as the MCP endpoints' do", async () => {
+    const errors = async () => {
+      const res = await fetch(`${running.server.url}/metrics`, { headers: { Authorization: 'Bearer s3cret-token' } });
+      return value(parsePrometheus(await res.text()), 'mcpwire_http_errors_total');
+    };
+    const before = await errors();
+    for (const path of ['/_events', '/_dashboard/app.js', '/?token=a-guess']) {
+      const res = await fetch(running.server.url + path);
+      assert.equal(res.status, 401, path);
+      await res.text();
+    }
+    assert.equal(await errors(), before + 3);
   });
 });

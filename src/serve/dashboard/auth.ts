@@ -8,6 +8,13 @@ import { BearerAuth } from '../../http/security.js';
 
 export const COOKIE = 'mcpwire_dashboard';
 
+/** The cookie's name for the port the request came in on: browsers share a host's cookies between its
+ *  ports, so two servers on one host would otherwise overwrite each other's pass (signing each other out). */
+export function cookieName(req: IncomingMessage): string {
+  const port = req.socket.localPort;
+  return port ? `${COOKIE}_${port}` : COOKIE;
+}
+
 export class DashboardAuth {
   private readonly bearer: BearerAuth | undefined;
   /** Per process: a restart signs passes out, and nothing secret is stored. */
@@ -28,7 +35,7 @@ export class DashboardAuth {
   /** A request with a valid pass cookie or a valid bearer header. */
   async allows(req: IncomingMessage): Promise<boolean> {
     if (!this.bearer) return true;
-    if (this.validPass(cookie(req.headers.cookie, COOKIE))) return true;
+    if (this.validPass(cookie(req.headers.cookie, cookieName(req)))) return true;
     if (req.headers.authorization) return (await this.bearer.check(req)).ok;
     return false;
   }
@@ -43,7 +50,7 @@ export class DashboardAuth {
     if (tokenExpires !== undefined) expires = Math.min(expires, tokenExpires * 1000);
     const pass = `${expires}.${this.sign(String(expires))}`;
     const maxAge = Math.max(0, Math.floor((expires - Date.now()) / 1000));
-    return `${COOKIE}=${pass}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Strict`;
+    return `${cookieName(req)}=${pass}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Strict`;
   }
 
   private validPass(pass: string | undefined): boolean {

@@ -24,8 +24,12 @@ const RECENT_CHANGES = 50;
 const IDS_PER_CHANGE = 12;
 const SESSIONS_SHOWN = 50;
 
+/** URI characters kept per notification, so that the snapshot stays well under the byte bound. */
+const MAX_URI = 1024;
+
 /** Enough of a session id to tell sessions apart on screen, not enough to use it. */
 const short = (id: string) => id.slice(0, 8);
+const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 interface ChangeRow {
   at: number;
@@ -54,7 +58,11 @@ export class DashboardFeed {
   }
 
   attach(res: ServerResponse): void {
+    // The client left while its token was checked: its 'close' has fired already and would never
+    // free the place.
+    if (res.destroyed) return;
     if (this.feeds.size >= this.opts.maxFeeds) {
+      this.handler.stats.httpErrors++;
       sendError(res, 503, ErrorCode.ServerError, 'Service Unavailable: too many dashboards open', { 'Retry-After': '5' });
       return;
     }
@@ -90,7 +98,7 @@ export class DashboardFeed {
       const row: ChangeRow = {
         at: Date.now(),
         kind: e.change.kind,
-        ...(e.change.kind === 'resource_updated' ? { uri: e.change.uri } : {}),
+        ...(e.change.kind === 'resource_updated' ? { uri: clip(e.change.uri, MAX_URI) } : {}),
         recipients: e.sessionIds.length,
         sessions: e.sessionIds.slice(0, IDS_PER_CHANGE).map(short),
       };
@@ -151,8 +159,9 @@ export class DashboardFeed {
     for (const res of this.feeds) this.send(res, frame);
   }
 
+  /** The snapshot is never cut: one larger than the bound would be cut on every reconnect. */
   private write(res: ServerResponse, event: string, data: unknown): void {
-    this.send(res, `retry: 2000\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    res.write(`retry: 2000\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   private send(res: ServerResponse, frame: string): void {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode } from '../../jsonrpc.js';
+import { readBody } from '../../http/body.js';
 import { sendError } from '../../http/responses.js';
 import type { McpHandler } from '../../server.js';
 import { DashboardAuth } from './auth.js';
@@ -40,7 +41,9 @@ const ASSETS: [path: string, file: string, type: string][] = [
 const PAGE_HEADERS = {
   'Cache-Control': 'no-cache',
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // Nothing to other origins; not 'no-referrer', which makes the sign-in form post `Origin: null`
+  // (refused by the Origin check).
+  'Referrer-Policy': 'same-origin',
   'Content-Security-Policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 };
@@ -48,7 +51,7 @@ const PAGE_HEADERS = {
 const LOGIN_PAGE = `<!doctype html><meta charset="utf-8"><title>mcpwire · sign in</title>
 <link rel="stylesheet" href="/_dashboard/app.css"><link rel="icon" href="/_dashboard/icon.svg">
 <main class="login"><h1>mcpwire</h1><p>This server needs a token.</p>
-<form method="get" action="/"><input type="password" name="token" placeholder="bearer token" autofocus required><button>Open the dashboard</button></form></main>`;
+<form method="post" action="/"><input type="password" name="token" placeholder="bearer token" autofocus required><button>Open the dashboard</button></form></main>`;
 
 export function dashboardRoutes(handler: McpHandler, options: DashboardOptions = {}): Dashboard {
   const files = new Map<string, { body: Buffer; type: string }>();
@@ -67,16 +70,25 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
     tickMs: options.tickMs ?? 1000,
   });
 
-  const unauthorized = (res: ServerResponse) =>
+  // Refusals count in the engine's httpErrors, as the handler's own do (a token guessed here shows too).
+  const unauthorized = (res: ServerResponse) => {
+    handler.stats.httpErrors++;
     sendError(res, 401, ErrorCode.ServerError, 'Unauthorized: open /?token=… once, or send a bearer token', { 'WWW-Authenticate': 'Bearer realm="mcpwire"' });
+  };
+  const signIn = (res: ServerResponse, refused: boolean) => {
+    handler.stats.httpErrors++;
+    res.writeHead(401, { ...PAGE_HEADERS, 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(refused ? LOGIN_PAGE.replace('needs a token.', 'needs a token; that one was refused.') : LOGIN_PAGE);
+  };
 
   const page = async (req: IncomingMessage, res: ServerResponse, query: string) => {
-    const token = new URLSearchParams(query).get('token');
+    // The sign-in form posts the token, so that a typed token never lands in a URL (history, proxy logs).
+    const body = req.method === 'POST' ? await readBody(req, 8192) : undefined;
+    const token = new URLSearchParams(body ? (body.ok ? body.text : '') : query).get('token');
     if (token !== null && auth.enabled) {
       const setCookie = await auth.login(token, req);
       if (!setCookie) {
-        res.writeHead(401, { ...PAGE_HEADERS, 'Content-Type': 'text/html; charset=utf-8' });
-        res.end(LOGIN_PAGE.replace('needs a token.', 'needs a token; that one was refused.'));
+        signIn(res, true);
         return;
       }
       // The token leaves the address bar (and the history) at once.
@@ -85,8 +97,7 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
       return;
     }
     if (!(await auth.allows(req))) {
-      res.writeHead(401, { ...PAGE_HEADERS, 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(LOGIN_PAGE);
+      signIn(res, false);
       return;
     }
     serveFile(res, '/');
@@ -98,7 +109,7 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
     res.end(f.body);
   };
 
-  handler.addRoute('/', ({ req, res, query }) => page(req, res, query), { auth: false });
+  handler.addRoute('/', ({ req, res, query }) => page(req, res, query), { auth: false, methods: ['GET', 'POST'] });
   // The stylesheet and the icon are public: the sign-in page uses them.
   handler.addRoute('/_dashboard/app.css', ({ res }) => serveFile(res, '/_dashboard/app.css'), { auth: false });
   handler.addRoute('/_dashboard/icon.svg', ({ res }) => serveFile(res, '/_dashboard/icon.svg'), { auth: false });

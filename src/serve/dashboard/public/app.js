@@ -77,13 +77,12 @@ function showStats(s) {
   }
   last = { at: s.at, messagesOut: c.messagesOut, messagesIn: c.messagesIn };
   drawChart();
-  showSessions(s.sessions, sw.legacy + sw.streamable);
+  showSessions(s.sessions, sw.legacy + sw.streamable, s.at);
 }
 
-/** @param {any[]} sessions @param {number} total */
-function showSessions(sessions, total) {
+/** @param {any[]} sessions @param {number} total @param {number} now the server's clock, not the browser's */
+function showSessions(sessions, total, now) {
   const body = /** @type {HTMLTableSectionElement} */ ($('sessions').querySelector('tbody'));
-  const now = Date.now();
   body.replaceChildren(
     ...sessions.map((x) =>
       el('tr', { 'data-session': x.id }, [
@@ -176,16 +175,25 @@ function niceCeil(v) {
   return 10 * p;
 }
 
+/** Pause before a new feed once the browser gave up on one: doubles up to a minute, reset when live. */
+let retryMs = 0;
+
 function connect() {
   const conn = $('conn');
   const events = new EventSource('/_events');
   events.addEventListener('open', () => {
+    retryMs = 0;
     conn.textContent = 'live';
     conn.className = 'conn on';
   });
   events.addEventListener('error', () => {
     conn.textContent = 'reconnecting…';
     conn.className = 'conn off';
+    // The browser retries a dropped connection by itself, but gives up for good on an HTTP error: a
+    // 503 (too many dashboards open), a 401 (a restarted server no longer knows the pass).
+    if (events.readyState !== EventSource.CLOSED) return;
+    retryMs = Math.min(60_000, retryMs * 2 || 2_000);
+    setTimeout(reopen, retryMs / 2 + (Math.random() * retryMs) / 2);
   });
   events.addEventListener('hello', (e) => {
     const h = JSON.parse(/** @type {MessageEvent} */ (e).data);
@@ -203,6 +211,14 @@ function connect() {
     const text = s.event === 'opened' ? `session ${s.id} opened (${wire})` : `session ${s.id} ended: ${s.reason}`;
     addActivity(text, s.event, s.at);
   });
+}
+
+/** Signed out (the page itself is refused now): reload, which shows the sign-in page; else a new feed. */
+async function reopen() {
+  const res = await fetch('/', { cache: 'no-store' }).catch(() => undefined);
+  await res?.body?.cancel();
+  if (res?.status === 401) location.reload();
+  else connect();
 }
 
 window.addEventListener('resize', drawChart);
