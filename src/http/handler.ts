@@ -113,7 +113,8 @@ export class HttpFront {
     const start = performance.now();
     // 'close' rather than 'finish': an SSE stream the client drops never finishes.
     res.once('close', () => {
-      const o = { route, method: req.method ?? 'GET', status: res.statusCode, durationMs: performance.now() - start };
+      // No answer sent: the client left first (499, as proxies log it), whatever statusCode defaults to.
+      const o = { route, method: req.method ?? 'GET', status: res.headersSent ? res.statusCode : 499, durationMs: performance.now() - start };
       for (const fn of this.observers) fn(o);
     });
   }

@@ -1,7 +1,9 @@
 // /metrics: valid Prometheus text (checked line by line by the parser below), and counters that move
 // when real traffic flows; behind the same auth as the rest.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FolderServer } from '../../src/serve/serve-folder.js';
@@ -132,6 +134,25 @@ describe('/metrics', () => {
       assert.deepEqual(m.get(name)!.samples.map((s) => s.labels.kind).sort(), kinds, name);
       assert.ok(m.get(name)!.samples.every((s) => s.value === 0), name);
     }
+  });
+
+  test('a request whose client left before any answer is timed with status 499, not 200', async () => {
+    const count = (m: Map<string, Family>, status: string) => value(m, 'mcpwire_http_request_duration_seconds_count', { route: '/mcp', method: 'POST', status });
+    const m0 = await scrape();
+    const url = new URL(running.server.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    // A body announced and never sent in full: the request waits for it when the client goes.
+    socket.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{"jsonrpc"');
+    await new Promise((r) => setTimeout(r, 200));
+    socket.destroy();
+    let m1 = await scrape();
+    for (let i = 0; i < 50 && count(m1, '499') === count(m0, '499'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      m1 = await scrape();
+    }
+    assert.equal(count(m1, '499') - count(m0, '499'), 1);
+    assert.equal(count(m1, '200'), count(m0, '200'), 'no answer was sent, so no 200 either');
   });
 
   test('counters move when traffic flows', async () => {
