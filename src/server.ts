@@ -1,4 +1,5 @@
 // The library's entry points: a (req, res, next) handler to mount anywhere, and `serve()`.
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sdkServerBackend } from './backend/sdk-server.js';
@@ -39,6 +40,12 @@ export interface McpHandler {
   addRoute(path: string, handler: RouteHandler, options?: { methods?: string[]; auth?: boolean }): void;
   /** Calls `listener` as each request on a routed path completes (metrics); returns the unsubscriber. */
   observeRequests(listener: (o: RequestObservation) => void): () => void;
+  /**
+   * A key for signing what every instance must accept (the dashboard's passes), one per `purpose`:
+   * derived from the secret the instances share (`requestStateSecret`, or with Redis the one kept
+   * there), else from this process's own.
+   */
+  signingKey(purpose: string): Buffer;
   /** Stops taking sessions, lets in-flight requests finish for up to `drainMs`, then ends every session. */
   close(options?: { drainMs?: number }): Promise<void>;
 }
@@ -100,12 +107,17 @@ export function createHandler(options: McpWireOptions): McpHandler {
   });
   attachStateless(engine, stateless);
   let secretRefresh: NodeJS.Timeout | undefined;
+  let baseSecret: string | Buffer = opts.requestStateSecret ?? randomBytes(32);
+  const useSharedSecret = (s: string) => {
+    baseSecret = s;
+    stateless.useStateSecret(s);
+  };
   const ready = engine.start().then(async () => {
     await redisBus?.start();
     if (cluster && opts.requestStateSecret === undefined) {
-      stateless.useStateSecret(await sharedSecret(cluster.port));
+      useSharedSecret(await sharedSecret(cluster.port));
       secretRefresh = setInterval(() => {
-        sharedSecret(cluster.port).then((s) => stateless.useStateSecret(s), () => {});
+        sharedSecret(cluster.port).then(useSharedSecret, () => {});
       }, 3600_000);
       secretRefresh.unref();
     }
@@ -124,6 +136,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     addHealthCheck: (check: HealthCheck) => front.healthChecks.push(check),
     addRoute: front.addRoute.bind(front),
     observeRequests: front.observe.bind(front),
+    signingKey: (purpose: string) => createHmac('sha256', baseSecret).update(`mcpwire:${purpose}`).digest(),
     close: async (o?: { drainMs?: number }) => {
       const drainMs = o?.drainMs ?? 0;
       const deadline = Date.now() + drainMs;

@@ -11,6 +11,7 @@ import { STATS_URI } from '../../src/serve/system-stats.js';
 import { sleep, waitFor } from '../helpers.js';
 import { makeRoot, notifiedClient, removeRoot, startFolder } from '../serve/helpers.js';
 import { startRedis, type RedisServer } from './redis.js';
+import { startRoundRobin, type RoundRobinProxy } from './rr-proxy.js';
 
 const TICK_MS = 300;
 
@@ -67,4 +68,26 @@ test('stats ticks: one per period for the cluster, though subscribers on two ins
     assert.ok(got >= WINDOW_MS / TICK_MS - 3 && got <= WINDOW_MS / TICK_MS + 2, `${got} ticks in ${WINDOW_MS} ms (period ${TICK_MS} ms)`);
   }
   for (const { client } of clients) await client.close();
+});
+
+test('the dashboard behind a round-robin balancer: a pass one instance gave is good on every instance', async () => {
+  const guarded: FolderServer[] = [];
+  let proxy: RoundRobinProxy | undefined;
+  try {
+    for (let i = 0; i < 2; i++) guarded.push(await startFolder(root, { auth: { tokens: ['pass-token-1234'] }, redis: { url: redis.url, prefix: 'sv-auth:' } }));
+    proxy = await startRoundRobin(() => guarded.map((g) => g.server.port));
+    const login = await fetch(`${proxy.url}/?token=pass-token-1234`, { redirect: 'manual' });
+    assert.equal(login.status, 303);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    assert.match(cookie, new RegExp(`^mcpwire_dashboard_${new URL(proxy.url).port}=`), "named after the port the browser sees, not an instance's");
+    for (let i = 0; i < 4; i++) {
+      const page = await fetch(`${proxy.url}/`, { headers: { Cookie: cookie } });
+      assert.equal(page.status, 200, `request ${i + 1}`);
+      await page.text();
+    }
+    assert.ok(proxy.counts.every((n) => n >= 2), `both instances answered: ${proxy.counts.join(', ')}`);
+  } finally {
+    await proxy?.close();
+    for (const g of guarded) await g.close();
+  }
 });

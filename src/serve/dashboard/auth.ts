@@ -1,28 +1,33 @@
 // How a browser gets past the handler's bearer auth: an `EventSource` cannot send an Authorization
 // header, so visiting `/?token=…` once trades a valid token for a cookie holding a signed, expiring
 // pass (never the token itself); the dashboard's requests then carry the cookie by themselves.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthOptions } from '../../options.js';
 import { BearerAuth } from '../../http/security.js';
 
 export const COOKIE = 'mcpwire_dashboard';
 
-/** The cookie's name for the port the request came in on: browsers share a host's cookies between its
- *  ports, so two servers on one host would otherwise overwrite each other's pass (signing each other out). */
+/**
+ * The cookie's name for the port the browser sees (the Host header's): browsers share a host's cookies
+ * between its ports, so two servers on one host would otherwise overwrite each other's pass. Not the
+ * socket's port: behind a balancer, every instance must read the cookie any of them set.
+ */
 export function cookieName(req: IncomingMessage): string {
-  const port = req.socket.localPort;
+  const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1];
   return port ? `${COOKIE}_${port}` : COOKIE;
 }
 
 export class DashboardAuth {
   private readonly bearer: BearerAuth | undefined;
-  /** Per process: a restart signs passes out, and nothing secret is stored. */
-  private readonly key = randomBytes(32);
-
+  /**
+   * The pass's signing key: every instance's (from the secret they share) behind a balancer, else
+   * this process's own, so that a restart signs passes out. Nothing secret is stored in the pass.
+   */
   constructor(
     auth: AuthOptions | undefined,
     private readonly maxAgeS: number,
+    private readonly key: () => Buffer,
   ) {
     const b = auth ? new BearerAuth(auth) : undefined;
     this.bearer = b?.enabled ? b : undefined;
@@ -65,7 +70,7 @@ export class DashboardAuth {
   }
 
   private sign(value: string): string {
-    return createHmac('sha256', this.key).update(value).digest('base64url');
+    return createHmac('sha256', this.key()).update(value).digest('base64url');
   }
 }
 

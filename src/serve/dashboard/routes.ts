@@ -63,7 +63,7 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
       throw new Error(`mcpwire: the dashboard's ${file} is missing from ${fileURLToPath(PUBLIC)} (run npm run build)`);
     }
   }
-  const auth = new DashboardAuth(handler.options.auth, options.passMaxAgeS ?? 12 * 3600);
+  const auth = new DashboardAuth(handler.options.auth, options.passMaxAgeS ?? 12 * 3600, () => handler.signingKey('dashboard-pass'));
   const feed = new DashboardFeed(handler, {
     maxFeeds: options.maxFeeds ?? 8,
     maxBufferedBytes: options.maxBufferedBytes ?? 256 * 1024,
