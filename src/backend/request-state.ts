@@ -81,13 +81,53 @@ export function digestOf(value: unknown): string {
   return createHash('sha256').update(canonical(value)).digest('base64url');
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (typeof v === 'object' && v !== null) {
-    const keys = Object.keys(v).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+/**
+ * The JSON text of `root` with object keys sorted. A loop with its own stack, not recursion: a client's
+ * arguments may nest deeper than the call stack goes (JSON.parse takes them).
+ */
+function canonical(root: unknown): string {
+  const out: string[] = [];
+  // Values still to write, and punctuation (a string in `text`), last first.
+  const todo: Array<{ value: unknown } | { text: string }> = [{ value: root }];
+  while (todo.length > 0) {
+    const item = todo.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
+    }
+    const v = item.value;
+    if (Array.isArray(v)) {
+      out.push('[');
+      todo.push({ text: ']' });
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push({ value: v[i] });
+        if (i > 0) todo.push({ text: ',' });
+      }
+    } else if (typeof v === 'object' && v !== null) {
+      const keys = Object.keys(v).sort();
+      out.push('{');
+      todo.push({ text: '}' });
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push({ value: (v as Record<string, unknown>)[keys[i]!] });
+        todo.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:` });
+      }
+    } else {
+      out.push(JSON.stringify(v) ?? 'null');
+    }
   }
-  return JSON.stringify(v) ?? 'null';
+  return out.join('');
+}
+
+/** `value` has objects or arrays nested more than `max` levels deep (checked without recursion). */
+export function nestedDeeper(value: unknown, max: number): boolean {
+  const todo: Array<[unknown, number]> = [[value, 0]];
+  while (todo.length > 0) {
+    const [v, depth] = todo.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    for (const x of Object.values(v)) todo.push([x, depth + 1]);
+  }
+  return false;
 }
 
 /** How long the shared secret outlives the last instance that used it (every instance refreshes it hourly). */

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, type JSONRPCMessage, type RequestId } from '../jsonrpc.js';
 import type { ChangeEvent } from '../store/types.js';
 import { META, ModernErrorCode, type ModernRequest } from '../wire/era.js';
-import { digestOf, type RequestStateSigner, type StateBinding } from './request-state.js';
+import { digestOf, nestedDeeper, type RequestStateSigner, type StateBinding } from './request-state.js';
 import type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext } from './types.js';
 
 /** The 2025 revision the synthetic initialize asks for. */
@@ -69,6 +69,8 @@ const CHANGES: Record<string, ChangeEvent['kind']> = {
 };
 /** Input requests one run may make; a backend asking more gets errors for the rest. */
 const MAX_INPUT_REQUESTS = 100;
+/** How deep the client's answers may nest (far more than any elicitation or sampling result needs). */
+const MAX_ANSWER_DEPTH = 256;
 const SEVERITY = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 export type Msg = { jsonrpc: '2.0'; id?: RequestId; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
@@ -90,6 +92,7 @@ function errorOutcome(id: RequestId, code: number, message: string, status = 200
 export class StatelessRun {
   private backend: Backend | undefined;
   private closed = false;
+  private closedWhy = '';
   private readonly prefix = `mcpwire-${randomUUID().slice(0, 8)}-`;
   /** mcpwire's own requests to the backend (initialize, tools/list), by id. */
   private readonly waiters = new Map<string, (m: Msg) => void>();
@@ -108,6 +111,7 @@ export class StatelessRun {
   private binding: StateBinding | undefined;
   private notify: (message: JSONRPCMessage) => void = () => {};
   private changed: (event: ChangeEvent) => void;
+  private gone: () => void = () => {};
 
   constructor(private readonly o: StatelessRunOptions) {
     this.changed = o.onChange;
@@ -116,6 +120,11 @@ export class StatelessRun {
   /** From now on, changes the backend announces go to `handler` (a listen keeps its backend to itself). */
   onChange(handler: (event: ChangeEvent) => void): void {
     this.changed = handler;
+  }
+
+  /** `handler` is called when the backend ends by itself (its server closed, its child died). */
+  onBackendClosed(handler: () => void): void {
+    this.gone = handler;
   }
 
   /** Builds the backend and does the handshake; resolves to what the backend said of itself. */
@@ -131,15 +140,17 @@ export class StatelessRun {
     } catch (err) {
       return { failed: true, status: 503, message: `Service Unavailable: the server could not be started (${err instanceof Error ? err.message : String(err)})` };
     }
+    // Closed while it started: only a shutdown is left to hear of it (a client that left hears nothing), so 503.
     if (this.closed) {
       void this.closeBackend();
-      return { failed: true, status: 500, message: 'Internal error: the request ended while its server was starting' };
+      return { failed: true, status: 503, message: `Service Unavailable: ${this.closedWhy}` };
     }
     const m = await this.ask('initialize', {
       protocolVersion: BACKEND_PROTOCOL_VERSION,
       capabilities: meta.clientCapabilities,
       clientInfo: meta.clientInfo ?? { name: 'unnamed-2026-client', version: '0' },
     });
+    if (this.closed) return { failed: true, status: 503, message: `Service Unavailable: ${this.closedWhy}` };
     if (!m.result) return { failed: true, status: 500, message: `Internal error: the server refused to start (${m.error?.message ?? 'no reason given'})` };
     const r = m.result;
     const serverInfo = isPlainObject(r.serverInfo) ? (r.serverInfo as ServerDescription['serverInfo']) : { name: 'unknown', version: '0' };
@@ -152,14 +163,19 @@ export class StatelessRun {
   /** A request of mcpwire's own to the opened backend; resolves to its answer. */
   ask(method: string, params: Record<string, unknown>): Promise<Msg> {
     const id = `${this.prefix}${this.ownIds++}`;
-    const answered = new Promise<Msg>((resolve) => this.waiters.set(id, resolve));
     if (!this.backend) return Promise.resolve({ jsonrpc: '2.0', error: { code: ErrorCode.InternalError, message: 'the server closed' } });
-    this.backend.receive({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage, this.o.extra);
+    const answered = new Promise<Msg>((resolve) => this.waiters.set(id, resolve));
+    if (!this.deliver({ jsonrpc: '2.0', id, method, params } as JSONRPCMessage)) {
+      this.waiters.delete(id);
+      return Promise.resolve({ jsonrpc: '2.0', error: { code: ErrorCode.InternalError, message: 'the server could not be sent the request' } });
+    }
     return answered;
   }
 
   /** Runs the request on the opened backend; resolves to the adapted final message. */
   call(request: ModernRequest, notify: (message: JSONRPCMessage) => void): Promise<RunOutcome> {
+    // Closed while mcpwire read the tool list (a shutdown): the request is answered as failWaiters would have.
+    if (this.closed) return Promise.resolve(errorOutcome(request.id, ErrorCode.InternalError, `Internal error: ${this.closedWhy}`));
     const backend = this.backend!;
     this.request = request;
     this.notify = notify;
@@ -179,8 +195,23 @@ export class StatelessRun {
     this.progressToken = meta?.progressToken;
     const { inputResponses: _r, requestState: _s, ...forwarded } = params;
     const done = new Promise<RunOutcome>((resolve) => (this.finalWaiter = resolve));
-    backend.receive({ jsonrpc: '2.0', id: request.id, method: request.method, params: forwarded } as JSONRPCMessage, this.o.extra);
+    if (!this.deliver({ jsonrpc: '2.0', id: request.id, method: request.method, params: forwarded } as JSONRPCMessage)) {
+      this.finish(errorOutcome(request.id, ErrorCode.InternalError, 'Internal error: the request could not be passed to the server', 500));
+    }
     return done;
+  }
+
+  /**
+   * Hands the backend a message; false when it threw (a gateway child cannot be sent a value nested
+   * too deep to serialize). Thrown on, it would become a 500 without the request's id.
+   */
+  private deliver(message: JSONRPCMessage): boolean {
+    try {
+      this.backend!.receive(message, this.o.extra);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The client went away: the backend is told, then closed; nothing more is reported. */
@@ -196,6 +227,7 @@ export class StatelessRun {
   async close(why = 'the request ended'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closedWhy = why;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.failWaiters(why);
     await this.closeBackend();
@@ -223,6 +255,10 @@ export class StatelessRun {
     const responses = p.inputResponses;
     if (responses !== undefined && !(isPlainObject(responses) && Object.values(responses).every(isPlainObject))) {
       return errorOutcome(request.id, ErrorCode.InvalidParams, 'Invalid params: inputResponses must map each input key to the result object for it');
+    }
+    // The answers are signed into requestState with JSON.stringify, which a deep enough value overflows.
+    if (nestedDeeper(responses, MAX_ANSWER_DEPTH)) {
+      return errorOutcome(request.id, ErrorCode.InvalidParams, `Invalid params: inputResponses nest more than ${MAX_ANSWER_DEPTH} levels deep`);
     }
     const state = p.requestState;
     if (state !== undefined) {
@@ -331,7 +367,9 @@ export class StatelessRun {
   }
 
   private backendClosed(): void {
-    if (!this.closed) this.failWaiters('the server closed before it answered');
+    if (this.closed) return;
+    this.failWaiters('the server closed before it answered');
+    this.gone();
   }
 
   private finish(outcome: RunOutcome): void {

@@ -184,7 +184,8 @@ function validate(
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: dropped, '\uFEFFecho' would pass as 'echo'.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * A header value as the body would carry it: `=?base64?…?=` decoded (strict alphabet and padding,

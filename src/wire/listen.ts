@@ -4,6 +4,7 @@
 // Changes come from the engine's Bus, the same one 2025 sessions are fed from.
 import type { ServerResponse } from 'node:http';
 import type { RequestId } from '../jsonrpc.js';
+import { limitedPrincipal } from '../principal.js';
 import { SseConnection, type SseConnections } from '../session/sse-writer.js';
 import type { Bus, ChangeEvent } from '../store/types.js';
 import { META } from './era.js';
@@ -88,7 +89,10 @@ function covers(subscribed: string, uri: string): boolean {
 
 export class ListenHub {
   private readonly streams = new Set<ListenStream>();
+  /** Places taken, per principal that names one holder (see limitedPrincipal): its open streams and those being opened. */
   private readonly perPrincipal = new Map<string, number>();
+  /** Listens being opened (their server starting): they hold a place already, so that listens arriving together cannot pass the bounds. */
+  private reserved = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -103,16 +107,25 @@ export class ListenHub {
     return this.streams.size;
   }
 
-  /** Why one more listen cannot be opened now for this principal, or undefined. */
-  refusal(principal: string | undefined): string | undefined {
-    if (this.streams.size >= this.limits.maxStreams) return 'this server has reached its limit of open subscriptions/listen streams; retry later';
-    if (principal !== undefined && (this.perPrincipal.get(principal) ?? 0) >= this.limits.maxPerPrincipal) {
+  /** Takes a place for one more listen of this principal, or says why there is none. `open` or `unreserve` gives it back. */
+  reserve(principal: string | undefined): string | undefined {
+    if (this.streams.size + this.reserved >= this.limits.maxStreams) return 'this server has reached its limit of open subscriptions/listen streams; retry later';
+    const limited = limitedPrincipal(principal);
+    if (limited !== undefined && (this.perPrincipal.get(limited) ?? 0) >= this.limits.maxPerPrincipal) {
       return 'this principal has reached its limit of open subscriptions/listen streams; close one first';
     }
+    this.reserved++;
+    if (limited !== undefined) this.perPrincipal.set(limited, (this.perPrincipal.get(limited) ?? 0) + 1);
     return undefined;
   }
 
-  /** Opens the stream on `res` and writes the acknowledgement, always its first message. */
+  /** The reserved listen will not be opened. */
+  unreserve(principal: string | undefined): void {
+    this.reserved--;
+    this.release(principal);
+  }
+
+  /** Opens the reserved stream on `res` and writes the acknowledgement, always its first message. */
   open(res: ServerResponse, id: RequestId, filter: ListenFilter, principal: string | undefined, serverInfo: unknown, released: () => void = () => {}): ListenStream {
     const notifications: Record<string, unknown> = {};
     if (filter.toolsListChanged) notifications.toolsListChanged = true;
@@ -122,8 +135,8 @@ export class ListenHub {
     const ack = { jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { _meta: { [META.subscriptionId]: id }, notifications } };
     const conn = new SseConnection(res, this.connections);
     const stream: ListenStream = { id, filter, uris: new Set(filter.resourceSubscriptions), conn, principal, serverInfo, released };
+    this.reserved--;
     this.streams.add(stream);
-    if (principal !== undefined) this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
     conn.onClosed = () => this.forget(stream);
     conn.start(undefined, frame(ack));
     return stream;
@@ -132,10 +145,15 @@ export class ListenHub {
   private forget(s: ListenStream): void {
     if (!this.streams.delete(s)) return;
     s.released();
-    if (s.principal === undefined) return;
-    const n = (this.perPrincipal.get(s.principal) ?? 1) - 1;
-    if (n > 0) this.perPrincipal.set(s.principal, n);
-    else this.perPrincipal.delete(s.principal);
+    this.release(s.principal);
+  }
+
+  private release(principal: string | undefined): void {
+    const limited = limitedPrincipal(principal);
+    if (limited === undefined) return;
+    const n = (this.perPrincipal.get(limited) ?? 1) - 1;
+    if (n > 0) this.perPrincipal.set(limited, n);
+    else this.perPrincipal.delete(limited);
   }
 
   private deliver(event: ChangeEvent): void {
@@ -150,13 +168,17 @@ export class ListenHub {
     s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', method: METHOD[event.kind], params }));
   }
 
-  /** Ends every listen the way the server ends one: its result, then the end of the stream. */
+  /** Ends a listen the way the server ends one: its result, then the end of the stream. */
+  end(s: ListenStream): void {
+    if (!this.streams.has(s)) return;
+    const result = { resultType: 'complete', _meta: { [META.subscriptionId]: s.id, [META.serverInfo]: s.serverInfo } };
+    s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', id: s.id, result }));
+    s.conn.finish();
+  }
+
+  /** Ends every listen (shutdown). */
   closeAll(): void {
-    for (const s of [...this.streams]) {
-      const result = { resultType: 'complete', _meta: { [META.subscriptionId]: s.id, [META.serverInfo]: s.serverInfo } };
-      s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', id: s.id, result }));
-      s.conn.finish();
-    }
+    for (const s of [...this.streams]) this.end(s);
     this.unsubscribe();
   }
 }

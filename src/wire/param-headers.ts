@@ -13,6 +13,7 @@ export interface HeaderSpec {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const DECIMAL = /^-?[0-9]+(?:\.[0-9]+)?$/;
 
 /**
  * The header annotations of a tool's input schema, found along `properties` chains only. A tool whose
@@ -51,7 +52,8 @@ export function headerSpecsOf(inputSchema: unknown): HeaderSpec[] {
 export function paramHeaderProblem(specs: HeaderSpec[], args: unknown, headers: IncomingHttpHeaders): string | undefined {
   for (const spec of specs) {
     let value: unknown = args;
-    for (const key of spec.path) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    // Own properties only: an absent `constructor` argument is not Object's constructor.
+    for (const key of spec.path) value = typeof value === 'object' && value !== null && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
     const raw = headers[spec.header];
     const name = `Mcp-Param-${spec.header.slice('mcp-param-'.length)}`;
     if (value === undefined || value === null) {
@@ -69,8 +71,9 @@ export function paramHeaderProblem(specs: HeaderSpec[], args: unknown, headers: 
 function matches(type: HeaderSpec['type'], header: string, value: unknown): boolean {
   switch (type) {
     case 'integer':
-      // Compared as numbers: 42 and 42.0 are the same value.
-      return typeof value === 'number' && header.trim() !== '' && Number(header) === value;
+      // Compared as numbers (42 and 42.0 are the same value), but only in decimal: what Number() also
+      // reads (0x2A, 4.2e1, +42, ' 42') is a different header to a proxy that routes on it.
+      return typeof value === 'number' && DECIMAL.test(header) && Number(header) === value;
     case 'boolean':
       return typeof value === 'boolean' && header === String(value);
     case 'string':

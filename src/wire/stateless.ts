@@ -79,9 +79,9 @@ export class StatelessEndpoint {
       return;
     }
     const request = era.request;
-    const busy = this.refusal(request.method === 'subscriptions/listen' ? ctx.principal : undefined, request.method);
+    const busy = this.refusal();
     if (busy) {
-      sendError(res, 503, ErrorCode.ServerError, `Service Unavailable: ${busy}`, { 'Retry-After': this.draining ? '1' : '5' }, undefined, request.id);
+      this.refuseBusy(res, busy, request.id);
       return;
     }
     let filter: ListenFilter | undefined;
@@ -89,6 +89,12 @@ export class StatelessEndpoint {
       const parsed = parseFilter(request.params.notifications, this.listens.limits.maxResourceSubscriptions);
       if (typeof parsed === 'string') {
         sendJson(res, 200, { jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.InvalidParams, message: parsed } });
+        return;
+      }
+      // The place is taken now, before the listen's server starts: listens arriving together would all see room.
+      const full = this.listens.reserve(ctx.principal);
+      if (full) {
+        this.refuseBusy(res, full, request.id);
         return;
       }
       filter = parsed;
@@ -100,20 +106,27 @@ export class StatelessEndpoint {
       kept = await this.serve(ctx, request, run, filter);
     } finally {
       this.running.delete(run);
-      if (!kept) void run.close();
+      if (!kept) {
+        void run.close();
+        if (filter) this.listens.unreserve(ctx.principal);
+      }
     }
   }
 
-  private refusal(principal: string | undefined, method: string): string | undefined {
+  private refusal(): string | undefined {
     if (this.draining) return 'the server is shutting down; retry against another instance';
     if (this.running.size >= this.s.maxInFlight) return 'the server is running its maximum of requests; retry later';
-    if (method === 'subscriptions/listen') {
-      const r = this.listens.refusal(principal);
-      if (r) return r;
-    }
     // The backend's own limits (a gateway's children) are its factory's to apply: it may have room
     // for a stateless request where it has none for a new session.
     return undefined;
+  }
+
+  private refuseBusy(res: ServerResponse, why: string, id: ModernRequest['id']): void {
+    sendError(res, 503, ErrorCode.ServerError, `Service Unavailable: ${why}`, this.retryAfter(), undefined, id);
+  }
+
+  private retryAfter(): Record<string, string> {
+    return { 'Retry-After': this.draining ? '1' : '5' };
   }
 
   private newRun(ctx: WireContext, request: ModernRequest): StatelessRun {
@@ -155,7 +168,8 @@ export class StatelessEndpoint {
     const opened = await run.open(request.meta);
     if (gone) return false;
     if ('failed' in opened) {
-      sendError(res, opened.status, opened.status === 503 ? ErrorCode.ServerError : ErrorCode.InternalError, opened.message, undefined, undefined, request.id);
+      const busy = opened.status === 503;
+      sendError(res, opened.status, busy ? ErrorCode.ServerError : ErrorCode.InternalError, opened.message, busy ? this.retryAfter() : undefined, undefined, request.id);
       return false;
     }
     if (request.method === 'server/discover') {
@@ -195,7 +209,9 @@ export class StatelessEndpoint {
     for (let page = 0; page < TOOL_LIST_MAX_PAGES; page++) {
       const m = await run.ask('tools/list', cursor === undefined ? {} : { cursor });
       const list = m.result?.tools;
-      if (!Array.isArray(list)) break;
+      // A listing that failed (or was cut short by the client leaving) is used for this call only:
+      // remembered, it would let every call skip the checks of the tools it missed.
+      if (!Array.isArray(list)) return tools;
       for (const t of list as Array<{ name?: unknown; inputSchema?: unknown }>) {
         const specs = headerSpecsOf(t.inputSchema);
         if (typeof t.name === 'string' && specs.length > 0) tools.set(t.name, specs);
@@ -217,6 +233,8 @@ export class StatelessEndpoint {
   private listen(ctx: WireContext, request: ModernRequest, filter: ListenFilter, description: ServerDescription, run: StatelessRun): void {
     const stream = this.listens.open(ctx.res, request.id, filter, ctx.principal, description.serverInfo, () => void run.close());
     run.onChange((e) => this.listens.deliverTo(stream, e));
+    // Without its server (a child that died) the listen would stay open and hear nothing of its URIs: it ends, and the client opens another.
+    run.onBackendClosed(() => this.listens.end(stream));
     for (const uri of filter.resourceSubscriptions) void run.ask('resources/subscribe', { uri });
   }
 
