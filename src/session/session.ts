@@ -194,16 +194,31 @@ export class Session {
     }
     const backend = this.backend;
     if (backend) {
-      for (const p of messages) backend.receive(p.message, extra);
+      for (const p of messages) this.handOver(backend, p, extra);
       return;
     }
     this.backendStarting ??= this.startBackend();
     this.backendStarting.then(
       (b) => {
-        if (!this.ended && this.backend === b) for (const p of messages) b.receive(p.message, extra);
+        if (!this.ended && this.backend === b) for (const p of messages) this.handOver(b, p, extra);
       },
       (err: unknown) => this.backendFailed(messages, err),
     );
+  }
+
+  /**
+   * Gives the backend one message. A request it cannot take (a gateway child cannot be sent a value
+   * nested too deep to serialize) is answered with an error, not left in flight for good.
+   */
+  private handOver(backend: Backend, p: ParsedMessage, extra: InboundExtra): void {
+    try {
+      backend.receive(p.message, extra);
+    } catch (err) {
+      this.deps.log.warn({ err, sessionId: this.id }, 'the server could not be given a message');
+      if (p.kind !== 'request') return;
+      const id = (p.message as { id: RequestId }).id;
+      void this.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.InternalError, message: 'Internal error: the request could not be passed to the server' } });
+    }
   }
 
   /**

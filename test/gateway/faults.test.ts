@@ -62,6 +62,24 @@ describe('a child that crashes mid-call', () => {
     assert.equal(gw.gateway.stats.failed, 1, 'counted as a failure, not as a stop the gateway asked for');
   });
 
+  for (const shared of [false, true]) {
+    test(`${shared ? '--shared' : 'isolated'}: a request nested too deep to pass to the child gets an error with its id; the session goes on`, async () => {
+      const gw = await gateway({ ...TINY, shared });
+      const sid = await openSession(gw.url);
+      // JSON.parse takes 20,000 levels; JSON.stringify, writing it to the child, overflows the stack.
+      const deep = '{"x":'.repeat(20_000) + '1' + '}'.repeat(20_000);
+      const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"deep","deep":${deep}}}}`;
+      const res = await fetch(new URL('/mcp', gw.url), { method: 'POST', headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid }, body, signal: AbortSignal.timeout(10_000) });
+      assert.equal(res.status, 200);
+      const answers = (await res.text()).split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as { id?: unknown; error?: { code: number; message: string } });
+      const answer = answers.find((m) => m.id === 1);
+      assert.equal(answer?.error?.code, -32603, JSON.stringify(answers).slice(0, 300));
+      assert.match(answer.error.message, /could not be passed to the server/);
+      assert.equal(textOf((await post(gw.url, call(2, 'echo', { text: 'fine' }), sid)).body), 'fine');
+      assert.equal(gw.server.handler.sessions.sessions.get(sid)?.pendingRequests, 0, 'nothing left in flight');
+    });
+  }
+
   test('a command that cannot be run answers initialize with an error naming the failure', async () => {
     const gw = await gateway({ command: 'mcpwire-no-such-command-anywhere' });
     const r = await post(gw.url, initialize());
