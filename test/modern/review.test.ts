@@ -93,17 +93,11 @@ describe('answers that must carry the request id', () => {
   test('a tools/call cut by shutdown while its tools are being listed is answered with its id', async () => {
     let listing = false;
     const s = await startServer({
-      createServer: () => {
-        const mcp = createEverythingServer();
-        const handlers = (mcp.server as unknown as { _requestHandlers: Map<string, (req: unknown, extra: unknown) => Promise<unknown>> })._requestHandlers;
-        const list = handlers.get('tools/list')!;
-        handlers.set('tools/list', async (req, extra) => {
+      createServer: () =>
+        holdingToolsList(async () => {
           listing = true;
           await sleep(1_000);
-          return list(req, extra);
-        });
-        return mcp;
-      },
+        }),
     });
     try {
       // With a log level: the level is set on the server before the call, which a closed run has not.
@@ -209,18 +203,11 @@ describe('Mcp-Param and Mcp-Name validation', () => {
     let slowList = false;
     let listing = false;
     const s = await startServer({
-      createServer: () => {
-        const mcp = createEverythingServer();
-        // Around the fixture's tools/list handler (the SDK's handler map), to hold it while the client leaves.
-        const handlers = (mcp.server as unknown as { _requestHandlers: Map<string, (req: unknown, extra: unknown) => Promise<unknown>> })._requestHandlers;
-        const list = handlers.get('tools/list')!;
-        handlers.set('tools/list', async (req, extra) => {
+      createServer: () =>
+        holdingToolsList(async () => {
           listing = true;
           if (slowList) await sleep(1_000);
-          return list(req, extra);
-        });
-        return mcp;
-      },
+        }),
     });
     try {
       slowList = true;
@@ -304,3 +291,15 @@ describe('Mcp-Param and Mcp-Name validation', () => {
     }
   });
 });
+
+/** The everything fixture, its tools/list answered only after `hold` (around the SDK's handler map, to hold it while a client leaves). */
+function holdingToolsList(hold: () => Promise<void>) {
+  const mcp = createEverythingServer();
+  const handlers = (mcp.server as unknown as { _requestHandlers: Map<string, (req: unknown, extra: unknown) => Promise<unknown>> })._requestHandlers;
+  const list = handlers.get('tools/list')!;
+  handlers.set('tools/list', async (req, extra) => {
+    await hold();
+    return list(req, extra);
+  });
+  return mcp;
+}

@@ -2,18 +2,16 @@
 // is refused or the server restarts, where the token is typed in, and with hostile text to show.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { serve, type McpWireServer, type ServeOptions } from '../../src/index.js';
 import { dashboardRoutes, type Dashboard } from '../../src/serve/dashboard/routes.js';
 import { createEverythingServer } from '../fixtures/everything.js';
 import { INIT, STREAMABLE_HEADERS, sleep } from '../helpers.js';
+import { launchChromium } from './helpers.js';
 
 let browser: Browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

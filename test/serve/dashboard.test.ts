@@ -8,22 +8,19 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { serve, type McpWireServer } from '../../src/index.js';
 import { dashboardRoutes, type Dashboard } from '../../src/serve/dashboard/routes.js';
 import type { FolderServer } from '../../src/serve/serve-folder.js';
 import { createEverythingServer } from '../fixtures/everything.js';
 import { connectClient, readEvents, waitFor } from '../helpers.js';
-import { makeRoot, removeRoot, startFolder } from './helpers.js';
+import { launchChromium, makeRoot, removeRoot, startFolder } from './helpers.js';
 
 const RESULTS = new URL('../../test-results/', import.meta.url);
 
 let browser: Browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { chromium, type Browser } from 'playwright-core';
 import {
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
@@ -52,4 +53,12 @@ export async function notifiedClient(url: string, wire: WireName, headers?: Reco
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void got.updated.push({ uri: n.params.uri, at: Date.now() }));
   client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void got.listChanged.push(Date.now()));
   return { client, got };
+}
+
+/** Debian's chromium (CI installs it), headless, for the dashboard's page. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
 }
