@@ -10,6 +10,7 @@ import { LOOPBACK_HOSTS, resolveOptions, type McpWireOptions, type ResolvedOptio
 import { SessionManager } from './session/manager.js';
 import { newStats, type Stats } from './session/stats.js';
 import { Cluster } from './session/cluster.js';
+import { MAX_SUBSCRIPTIONS } from './session/subscription-limits.js';
 import { MemoryBus, MemoryEventStore } from './store/memory.js';
 import { RedisPort } from './store/redis-port.js';
 import { RedisBus } from './store/redis-bus.js';
@@ -100,7 +101,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     log: opts.logger,
     publish: (e) => engine.publish(e),
     maxInFlight: opts.maxSessions,
-    listen: { maxStreams: opts.maxListenStreams, maxPerPrincipal: opts.maxListenStreamsPerPrincipal, maxResourceSubscriptions: 1_000 },
+    listen: { maxStreams: opts.maxListenStreams, maxPerPrincipal: opts.maxListenStreamsPerPrincipal, maxResourceSubscriptions: MAX_SUBSCRIPTIONS },
     stateSecret: opts.requestStateSecret,
     stateTtlMs: 30 * 60_000,
     inputSettleMs: 10,

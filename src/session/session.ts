@@ -8,6 +8,7 @@ import type { EventStore, ReadResult, StreamLog } from '../store/types.js';
 import { GET_TAG, LEGACY_TAG, formatEventId, requestTag } from './event-id.js';
 import { STREAM_END, type SseConnection, type StreamSink } from './sse-writer.js';
 import type { Stats } from './stats.js';
+import { MAX_SUBSCRIBED_CHARS, MAX_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS } from './subscription-limits.js';
 
 export interface SessionDeps {
   store: EventStore;
@@ -75,6 +76,8 @@ export class Session {
   initializeParams: unknown;
   logLevel: string | undefined;
   readonly subscriptions = new Set<string>();
+  /** The subscribed URIs' length in all (bounded with their number: see subscription-limits). */
+  protected subscribedChars = 0;
 
   protected readonly streams = new Map<string, OutStream>();
   protected readonly pending = new Map<RequestId, OutStream>();
@@ -175,6 +178,7 @@ export class Session {
   protected deliver(messages: ParsedMessage[], extra: InboundExtra, tag?: string): void {
     this.lastActive = Date.now();
     this.deps.stats.messagesIn += messages.length;
+    let refused: RequestId[] | undefined;
     for (const p of messages) {
       if (p.kind === 'response') {
         this.serverRequests.delete((p.message as { id: RequestId }).id);
@@ -190,7 +194,17 @@ export class Session {
       const stream = this.wire === 'legacy' ? this.standalone(LEGACY_TAG) : this.requestStream(tag);
       this.pending.set(req.id, stream);
       stream.expect();
+      if (req.method === 'resources/subscribe' && !this.roomFor(req.params?.uri)) {
+        (refused ??= []).push(req.id);
+        continue;
+      }
       if (RECORDED_METHODS.has(req.method)) this.recorded.set(req.id, { method: req.method, params: req.params });
+    }
+    if (refused) {
+      const ids = new Set<RequestId>(refused);
+      messages = messages.filter((p) => p.kind !== 'request' || !ids.has((p.message as { id: RequestId }).id));
+      for (const id of refused) void this.send({ jsonrpc: '2.0', id, error: { code: ErrorCode.ServerError, message: TOO_MANY_SUBSCRIPTIONS } });
+      if (messages.length === 0) return;
     }
     const backend = this.backend;
     if (backend) {
@@ -204,6 +218,12 @@ export class Session {
       },
       (err: unknown) => this.backendFailed(messages, err),
     );
+  }
+
+  /** Whether the session may subscribe to one more URI (one it has already costs nothing). */
+  private roomFor(uri: unknown): boolean {
+    if (typeof uri !== 'string' || this.subscriptions.has(uri)) return true;
+    return this.subscriptions.size < MAX_SUBSCRIPTIONS && this.subscribedChars + uri.length <= MAX_SUBSCRIBED_CHARS;
   }
 
   /**
@@ -425,10 +445,13 @@ export class Session {
         if (typeof params?.level === 'string') this.logLevel = params.level;
         break;
       case 'resources/subscribe':
-        if (typeof params?.uri === 'string') this.subscriptions.add(params.uri);
+        if (typeof params?.uri === 'string' && !this.subscriptions.has(params.uri)) {
+          this.subscriptions.add(params.uri);
+          this.subscribedChars += params.uri.length;
+        }
         break;
       case 'resources/unsubscribe':
-        if (typeof params?.uri === 'string') this.subscriptions.delete(params.uri);
+        if (typeof params?.uri === 'string' && this.subscriptions.delete(params.uri)) this.subscribedChars -= params.uri.length;
         break;
     }
   }

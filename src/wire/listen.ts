@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { RequestId } from '../jsonrpc.js';
 import { limitedPrincipal } from '../principal.js';
 import { SseConnection, type SseConnections } from '../session/sse-writer.js';
+import { MAX_SUBSCRIBED_CHARS } from '../session/subscription-limits.js';
 import type { Bus, ChangeEvent } from '../store/types.js';
 import { META } from './era.js';
 
@@ -58,6 +59,9 @@ export function parseFilter(value: unknown, maxUris: number): ListenFilter | str
     return 'Invalid params: notifications.resourceSubscriptions must be a list of URIs';
   }
   if (Array.isArray(subs) && subs.length > maxUris) return `Invalid params: at most ${maxUris} resourceSubscriptions per listen`;
+  if (Array.isArray(subs) && (subs as string[]).reduce((n, u) => n + u.length, 0) > MAX_SUBSCRIBED_CHARS) {
+    return `Invalid params: resourceSubscriptions may hold ${MAX_SUBSCRIBED_CHARS} characters of URIs in all`;
+  }
   return {
     toolsListChanged: v.toolsListChanged === true,
     promptsListChanged: v.promptsListChanged === true,

@@ -226,8 +226,13 @@ describe('capabilities and bounds', () => {
     }
   });
 
-  test('a listen subscribing to too many URIs is -32602', async () => {
+  test('a listen subscribing to too many URIs, or to URIs too long in all, is -32602', async () => {
     const res = await openListen(url, 'many', { resourceSubscriptions: Array.from({ length: 1_001 }, (_, i) => `file:///r${i}`) });
     assert.equal(((await res.json()) as { error: { code: number } }).error.code, -32602);
+    const long = await openListen(url, 'long', { resourceSubscriptions: Array.from({ length: 3 }, (_, i) => `file:///${i}${'x'.repeat(100_000)}`) });
+    const body = (await long.json()) as { id: string; error: { code: number; message: string } };
+    assert.equal(body.error.code, -32602);
+    assert.equal(body.id, 'long');
+    assert.match(body.error.message, /262144 characters of URIs in all/);
   });
 });
