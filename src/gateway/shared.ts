@@ -38,7 +38,6 @@ interface Upstream {
   pollTimer: NodeJS.Timeout | undefined;
 }
 
-const MAX_SUBSCRIPTIONS_PER_SESSION = 1_000;
 /** Requests of the child to clients that are waiting for an answer. */
 const MAX_SERVER_REQUESTS = 1_000;
 const RESTART_FIRST_MS = 500;
@@ -155,13 +154,6 @@ export class SharedUpstream {
           this.init.state = 'pending';
           this.init.deadline = this.handshakeDeadline();
         }
-        return;
-      case 'resources/subscribe':
-        if (s.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
-          void s.host.send(errorResponse(id, GatewayError.Refused, `Too many subscriptions in this session (at most ${MAX_SUBSCRIPTIONS_PER_SESSION})`));
-          return;
-        }
-        this.forward(s, m, id, extra);
         return;
       case 'resources/unsubscribe': {
         const uri = m.params?.uri;
