@@ -1,9 +1,12 @@
 // `mcpwire gateway [flags] -- <command> [args…]`: a stdio MCP server on every wire format.
-import { Command, Option } from 'commander';
+import { access, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createGateway, type RestartPolicy } from '../backend/stdio-child.js';
 import { serve } from '../server.js';
+import { folder, ms, nonEmpty, whole, X_OK } from './args.js';
 import { cliLogger } from './logger.js';
-import { addServerFlags, exitOnSignals, serveOptionsFrom, type ServerFlags } from './server-flags.js';
+import { addServerFlags, exitOnSignals, listenError, redisAnswers, serveOptionsFrom, type ServerFlags } from './server-flags.js';
 
 interface GatewayFlags extends ServerFlags {
   env?: Record<string, string>;
@@ -20,17 +23,22 @@ interface GatewayFlags extends ServerFlags {
   exitWithParent?: boolean;
 }
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
-  return n;
-};
-
 const envPair = (v: string, prev: Record<string, string> | undefined) => {
   const eq = v.indexOf('=');
-  if (eq <= 0) throw new Error('--env takes NAME=value');
+  if (eq <= 0) throw new InvalidArgumentError('Give NAME=value.');
   return { ...prev, [v.slice(0, eq)]: v.slice(eq + 1) };
 };
+
+/**
+ * The command is there to run, found as the child's watcher (`sh`, exec) finds it: a name on the
+ * child's PATH, a path as it is; both relative to its working directory. Else every session would
+ * fail, one by one, with exit code 127.
+ */
+async function findCommand(command: string, cwd: string, path: string): Promise<void> {
+  const runnable = (file: string) => access(file, X_OK).then(() => stat(file)).then((s) => s.isFile(), () => false);
+  for (const dir of command.includes('/') ? [''] : path.split(':')) if (await runnable(resolve(cwd, dir, command))) return;
+  throw new Error(`the command ${command} was not found${command.includes('/') ? '' : ' on PATH'}, or cannot be run`);
+}
 
 export function gatewayCommand(): Command {
   const cmd = new Command('gateway')
@@ -39,20 +47,24 @@ export function gatewayCommand(): Command {
     .argument('<command>', 'the stdio MCP server to run (put -- before it)')
     .argument('[args...]', 'its arguments');
   cmd.addOption(new Option('--env <NAME=value>', "add to the server's environment (repeatable)").argParser(envPair));
-  cmd.option('--cwd <dir>', 'working directory of the server');
+  cmd.addOption(new Option('--cwd <dir>', 'working directory of the server').argParser(nonEmpty));
   cmd.option('--shared', 'one server process for every session (only for servers that keep no per-client state)');
-  cmd.addOption(new Option('--max-children <n>', 'server processes at once; new sessions past it get 503').default(100).argParser(int('--max-children', 1)));
-  cmd.addOption(new Option('--spare-children <n>', 'server processes started ahead of need, so a new session does not wait for one (count toward --max-children)').default(0).argParser(int('--spare-children', 0)));
+  cmd.addOption(new Option('--max-children <n>', 'server processes at once; new sessions past it get 503').default(100).argParser(whole(1)));
+  cmd.addOption(new Option('--spare-children <n>', 'server processes started ahead of need, so a new session does not wait for one (count toward --max-children)').default(0).argParser(whole(0)));
   cmd.addOption(new Option('--restart <policy>', 'with --shared: restart the server when it exits').choices(['never', 'on-failure', 'always']).default('on-failure'));
-  cmd.addOption(new Option('--init-timeout-ms <ms>', 'shared child that has not answered initialize by then is stopped as failed (0: never)').default(120_000).argParser(int('--init-timeout-ms', 0)));
-  cmd.addOption(new Option('--kill-grace-ms <ms>', 'time between SIGTERM and SIGKILL when a server is stopped').default(3_000).argParser(int('--kill-grace-ms', 0)));
-  cmd.addOption(new Option('--max-line-bytes <n>', 'largest message a server may write (one stdout line)').default(4 * 1024 * 1024).argParser(int('--max-line-bytes', 1024)));
-  cmd.addOption(new Option('--max-queued-bytes <n>', "bytes a session may have waiting in a server's stdin; past it, requests are refused").default(1024 * 1024).argParser(int('--max-queued-bytes', 1024)));
-  cmd.addOption(new Option('--close-sse-after-ms <ms>', 'end the SSE connection of a request still running after this long; the client resumes it (0: never)').default(0).argParser(int('--close-sse-after-ms', 0)));
+  cmd.addOption(new Option('--init-timeout-ms <ms>', 'a child that has not answered initialize by then (--shared, or a 2026-07-28 client’s) is stopped as failed (0: never)').default(120_000).argParser(ms()));
+  cmd.addOption(new Option('--kill-grace-ms <ms>', 'time between SIGTERM and SIGKILL when a server is stopped').default(3_000).argParser(ms()));
+  cmd.addOption(new Option('--max-line-bytes <n>', 'largest message a server may write (one stdout line)').default(4 * 1024 * 1024).argParser(whole(1024)));
+  cmd.addOption(new Option('--max-queued-bytes <n>', "bytes a session may have waiting in a server's stdin; past it, requests are refused").default(1024 * 1024).argParser(whole(1024)));
+  cmd.addOption(new Option('--close-sse-after-ms <ms>', 'end the SSE connection of a request still running after this long; the client resumes it (0: never)').default(0).argParser(ms()));
   cmd.option('--exit-with-parent', 'shut down when the process that started the gateway goes away');
   addServerFlags(cmd);
   cmd.action(async (command: string, args: string[], flags: GatewayFlags) => {
     const log = cliLogger(flags.logLevel);
+    const cwd = resolve(flags.cwd ?? '.');
+    if (flags.cwd !== undefined) await folder('--cwd', cwd, X_OK);
+    await findCommand(command, cwd, flags.env?.PATH ?? process.env.PATH ?? '');
+    await redisAnswers(flags);
     const gateway = createGateway({
       command,
       args,
@@ -74,7 +86,7 @@ export function gatewayCommand(): Command {
       server = await serve({ ...serveOptionsFrom(flags), backend: gateway.backend, logger: log });
     } catch (err) {
       await gateway.close();
-      throw err;
+      throw listenError(err, flags);
     }
     server.handler.addHealthCheck(gateway.healthCheck);
     log.info({ url: server.url, command, args, mode: flags.shared ? 'shared' : 'isolated' }, `mcpwire gateway listening on ${server.url} (/mcp, /sse)`);

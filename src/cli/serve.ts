@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { SERVE_DEFAULTS } from '../serve/app.js';
 import { serveFolder } from '../serve/serve-folder.js';
+import { folder, nonEmpty, ms, R_OK, whole, X_OK } from './args.js';
 import { cliLogger } from './logger.js';
-import { addServerFlags, exitOnSignals, serveOptionsFrom, type ServerFlags } from './server-flags.js';
+import { addServerFlags, exitOnSignals, listenError, redisAnswers, serveOptionsFrom, type ServerFlags } from './server-flags.js';
 
 interface ServeFlags extends ServerFlags {
   root: string;
@@ -18,27 +19,23 @@ interface ServeFlags extends ServerFlags {
   metrics: boolean;
 }
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}`);
-  return n;
-};
-
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('serve a folder as live MCP resources, with change notifications, a live dashboard and /metrics');
-  cmd.addOption(new Option('--root <dir>', 'the folder to serve').default('.'));
-  cmd.addOption(new Option('--tick <ms>', 'interval of system://stats updates to its subscribers (0: off)').default(SERVE_DEFAULTS.tickMs).argParser(int('--tick', 0)));
+  cmd.addOption(new Option('--root <dir>', 'the folder to serve').default('.').argParser(nonEmpty));
+  cmd.addOption(new Option('--tick <ms>', 'interval of system://stats updates to its subscribers (0: off)').default(SERVE_DEFAULTS.tickMs).argParser(ms()));
   cmd.option('--writable', 'offer the write_file tool (writes under the root only)');
-  cmd.addOption(new Option('--max-file-bytes <n>', 'larger files are not resources').default(SERVE_DEFAULTS.maxFileBytes).argParser(int('--max-file-bytes', 1)));
-  cmd.addOption(new Option('--max-files <n>', 'files indexed at most').default(SERVE_DEFAULTS.maxFiles).argParser(int('--max-files', 1)));
-  cmd.addOption(new Option('--page-size <n>', 'resources per resources/list page').default(SERVE_DEFAULTS.pageSize).argParser(int('--page-size', 1)));
-  cmd.addOption(new Option('--debounce-ms <ms>', 'quiet time that ends a burst of file changes').default(SERVE_DEFAULTS.debounceMs).argParser(int('--debounce-ms', 0)));
+  cmd.addOption(new Option('--max-file-bytes <n>', 'larger files are not resources').default(SERVE_DEFAULTS.maxFileBytes).argParser(whole(1)));
+  cmd.addOption(new Option('--max-files <n>', 'files indexed at most').default(SERVE_DEFAULTS.maxFiles).argParser(whole(1)));
+  cmd.addOption(new Option('--page-size <n>', 'resources per resources/list page').default(SERVE_DEFAULTS.pageSize).argParser(whole(1)));
+  cmd.addOption(new Option('--debounce-ms <ms>', 'quiet time that ends a burst of file changes').default(SERVE_DEFAULTS.debounceMs).argParser(ms()));
   cmd.option('--no-dashboard', 'do not serve the live dashboard at /');
   cmd.option('--no-metrics', 'do not serve Prometheus metrics at /metrics');
   addServerFlags(cmd);
   cmd.action(async (flags: ServeFlags) => {
     const log = cliLogger(flags.logLevel);
     const root = resolve(flags.root);
+    await folder('--root', root, R_OK | X_OK);
+    await redisAnswers(flags);
     const running = await serveFolder({
       ...serveOptionsFrom(flags),
       logger: log,
@@ -51,6 +48,8 @@ export function serveCommand(): Command {
       debounceMs: flags.debounceMs,
       dashboard: flags.dashboard,
       metrics: flags.metrics,
+    }).catch((err: unknown) => {
+      throw listenError(err, flags);
     });
     const url = running.server.url;
     log.info(

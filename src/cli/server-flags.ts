@@ -1,6 +1,8 @@
 // The flags every serving command shares (serve, gateway), and their translation into options.
 import { type Command, Option } from 'commander';
-import type { ServeOptions } from '../server.js';
+import { createClient } from 'redis';
+import { isLoopback, type ServeOptions } from '../server.js';
+import { BEARER, bindAddress, hostName, list, ms, origin, refuse, whole } from './args.js';
 
 export interface ServerFlags {
   port: number;
@@ -25,35 +27,78 @@ export interface ServerFlags {
   hibernateAfterMs: number;
 }
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number ≥ 0`);
-  return n;
-};
-const list = (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+/** A lease is renewed every max(50 ms, a third of it): a shorter one lapses between renewals. */
+const LEASE_MIN_MS = 150;
+/** How long the start waits for Redis to answer. */
+const REDIS_WAIT_MS = 5_000;
 
 export function addServerFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('-p, --port <n>', 'port to listen on (0: a free one)').default(3000).argParser(int('--port')).env('PORT'))
-    .addOption(new Option('--host <addr>', 'address to bind (non-loopback needs --token or --insecure)').default('127.0.0.1').env('MCPWIRE_HOST'))
-    .option('--cors <origins>', "allow these browser origins with CORS (comma-separated, or '*')", list)
-    .addOption(new Option('--token <token>', 'require this bearer token (repeatable); prefer MCPWIRE_TOKEN').argParser(list).env('MCPWIRE_TOKEN'))
-    .option('--allowed-origin <origins>', 'accept these Origin values besides the server’s own (comma-separated)', list)
-    .option('--allowed-host <hosts>', 'accept these Host names (default: loopback names when bound to loopback)', list)
-    .addOption(new Option('--keepalive-ms <ms>', 'interval of keepalive comments on open streams (0: off)').default(15_000).argParser(int('--keepalive-ms')))
-    .addOption(new Option('--retry-ms <ms>', 'the retry: hint sent on streams').default(1_000).argParser(int('--retry-ms')))
-    .addOption(new Option('--max-body-bytes <n>', 'largest accepted request body').default(4 * 1024 * 1024).argParser(int('--max-body-bytes')))
-    .addOption(new Option('--max-sessions <n>', 'sessions held at once; more get 503').default(10_000).argParser(int('--max-sessions')))
-    .addOption(new Option('--max-sessions-per-principal <n>', 'sessions one token (principal) holds at once; more get 429').default(1_000).argParser(int('--max-sessions-per-principal')))
-    .addOption(new Option('--session-idle-ms <ms>', 'end a session idle this long').default(30 * 60_000).argParser(int('--session-idle-ms')))
+    .addOption(new Option('-p, --port <n>', 'port to listen on (0: a free one)').default(3000).argParser(whole(0, 65_535)).env('PORT'))
+    .addOption(new Option('--host <addr>', 'address to bind (non-loopback needs --token or --insecure)').default('127.0.0.1').argParser(bindAddress).env('MCPWIRE_HOST'))
+    .option('--cors <origins>', "allow these browser origins with CORS (scheme://host[:port], comma-separated, or '*')", list(origin))
+    .addOption(new Option('--token <token>', 'require this bearer token (repeatable, or comma-separated); prefer MCPWIRE_TOKEN').argParser(list()).env('MCPWIRE_TOKEN'))
+    .option('--allowed-origin <origins>', 'accept these Origin values besides the server’s own (comma-separated)', list(origin))
+    .option('--allowed-host <hosts>', 'accept these Host names (default: loopback names when bound to loopback)', list(hostName))
+    .addOption(new Option('--keepalive-ms <ms>', 'interval of keepalive comments on open streams (0: off)').default(15_000).argParser(ms()))
+    .addOption(new Option('--retry-ms <ms>', 'the retry: hint sent on streams').default(1_000).argParser(ms()))
+    .addOption(new Option('--max-body-bytes <n>', 'largest accepted request body').default(4 * 1024 * 1024).argParser(whole(1)))
+    .addOption(new Option('--max-sessions <n>', 'sessions held at once; more get 503').default(10_000).argParser(whole(1)))
+    .addOption(new Option('--max-sessions-per-principal <n>', 'sessions one token (principal) holds at once; more get 429').default(1_000).argParser(whole(1)))
+    .addOption(new Option('--session-idle-ms <ms>', 'end a session idle this long (0: never)').default(30 * 60_000).argParser(ms()))
     .addOption(new Option('--response-mode <mode>', 'how Streamable HTTP answers requests').choices(['sse', 'json']).default('sse'))
-    .addOption(new Option('--drain-ms <ms>', 'on SIGTERM/SIGINT, let in-flight calls finish this long').default(10_000).argParser(int('--drain-ms')))
+    .addOption(new Option('--drain-ms <ms>', 'on SIGTERM/SIGINT/SIGHUP, let in-flight calls finish this long').default(10_000).argParser(ms()))
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').env('MCPWIRE_LOG_LEVEL'))
     .option('--insecure', 'allow a non-loopback bind without a token')
     .addOption(new Option('--redis <url>', 'share sessions with other instances through this Redis (redis://…)').env('MCPWIRE_REDIS_URL'))
     .addOption(new Option('--redis-prefix <prefix>', 'prefix of every Redis key and channel').default('mcpw:'))
-    .addOption(new Option('--lease-ms <ms>', "an instance's lease: its sessions move this long after it dies").default(3_000).argParser(int('--lease-ms')))
-    .addOption(new Option('--hibernate-after-ms <ms>', "drop an idle session's server after this long, keeping the session (0: never)").default(0).argParser(int('--hibernate-after-ms')));
+    .addOption(new Option('--lease-ms <ms>', "an instance's lease: its sessions move this long after it dies").default(3_000).argParser(ms(LEASE_MIN_MS)))
+    .addOption(new Option('--hibernate-after-ms <ms>', "drop an idle session's server after this long, keeping the session (0: never)").default(0).argParser(ms()))
+    .hook('preAction', checkServerFlags);
+}
+
+/** What commander cannot check without repeating a secret, or sees only in two flags together. */
+function checkServerFlags(cmd: Command): void {
+  const f = cmd.opts<ServerFlags>();
+  if (f.token?.some((t) => !BEARER.test(t))) refuse(cmd, 'token', 'a bearer token is visible ASCII characters, no spaces (the value is not shown)');
+  if (f.redis !== undefined && !/^rediss?:$/.test(URL.canParse(f.redis) ? new URL(f.redis).protocol : '')) {
+    refuse(cmd, 'redis', 'give a redis:// or rediss:// URL (the value is not shown: it may hold a password)');
+  }
+  if (!isLoopback(f.host) && !f.token?.length && !f.insecure) refuse(cmd, 'host', `${f.host} is not a loopback address: give --token (or MCPWIRE_TOKEN), or --insecure`);
+}
+
+/**
+ * Redis answers within REDIS_WAIT_MS (tried again meanwhile), else a runtime error saying why:
+ * serve() itself would wait for it for ever, saying nothing above the debug level.
+ */
+export async function redisAnswers(f: ServerFlags): Promise<void> {
+  if (!f.redis) return;
+  const deadline = Date.now() + REDIS_WAIT_MS;
+  const client = createClient({
+    url: f.redis,
+    RESP: 3,
+    socket: { connectTimeout: 2_000, reconnectStrategy: (_retries: number, cause: Error) => (Date.now() < deadline ? 250 : cause) },
+  });
+  client.on('error', () => {}); // the last one comes back from connect()
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    // The host only: the URL may hold a password.
+    throw new Error(`--redis ${new URL(f.redis).host || 'localhost'}: Redis does not answer (${(err as Error).message})`);
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
+
+/** A failure to listen, said in terms of the flags. */
+export function listenError(err: unknown, f: ServerFlags): unknown {
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  if (syscall !== 'listen' && syscall !== 'getaddrinfo') return err;
+  if (code === 'EADDRINUSE') return new Error(`--port ${f.port}: the port is in use on ${f.host} (--port 0 takes a free one)`);
+  if (code === 'EACCES') return new Error(`--port ${f.port}: permission denied (ports below 1024 need privileges)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new Error(`--host ${f.host}: not an address of this machine (${code})`);
+  return err;
 }
 
 export function serveOptionsFrom(f: ServerFlags): ServeOptions {
@@ -78,7 +123,7 @@ export function serveOptionsFrom(f: ServerFlags): ServeOptions {
   };
 }
 
-/** Drains and exits 0 on SIGTERM/SIGINT; a second signal exits at once. */
+/** Drains and exits 0 on SIGTERM, SIGINT or SIGHUP (its terminal gone); a second signal exits 1 at once. */
 export function exitOnSignals(close: () => Promise<void>, log: { info(msg: string): void }): void {
   let stopping = false;
   const stop = (signal: string) => {
@@ -90,6 +135,5 @@ export function exitOnSignals(close: () => Promise<void>, log: { info(msg: strin
       () => process.exit(1),
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => stop(signal));
 }
