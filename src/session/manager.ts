@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BackendFactory, InboundExtra, SessionContext, Wire } from '../backend/types.js';
-import { limitedPrincipal } from '../principal.js';
+import { PrincipalCounts } from '../principal.js';
 import type { Bus, ChangeEvent, EventStore } from '../store/types.js';
 import type { Cluster } from './cluster.js';
 import { ClusteredSession } from './clustered-session.js';
@@ -57,8 +57,8 @@ export class SessionManager {
   private readonly unsubscribeBus: () => void;
   private readonly sessionDeps;
   private readonly watchers = new Set<(e: EngineEvent) => void>();
-  /** Sessions held here per principal that names one holder (see limitedPrincipal). */
-  private readonly perPrincipal = new Map<string, number>();
+  /** Sessions held here per principal. */
+  private readonly perPrincipal = new PrincipalCounts();
 
   constructor(private readonly opts: EngineOptions) {
     this.connections = new SseConnections(opts.sse, opts.stats, opts.keepAliveMs);
@@ -99,8 +99,7 @@ export class SessionManager {
   ): Session | CreateRefusal | Promise<Session | CreateRefusal> {
     if (this.draining) return 'draining';
     if (this.sessions.size >= this.opts.maxSessions) return 'full';
-    const limited = limitedPrincipal(principal);
-    if (limited !== undefined && (this.perPrincipal.get(limited) ?? 0) >= this.opts.maxSessionsPerPrincipal) return 'principal-full';
+    if (this.perPrincipal.full(principal, this.opts.maxSessionsPerPrincipal)) return 'principal-full';
     const busy = this.opts.backendFactory.refuseSession?.();
     if (busy !== undefined) return `backend: ${busy}`;
     const id = randomUUID();
@@ -123,8 +122,7 @@ export class SessionManager {
   private add(session: Session): void {
     this.sessions.set(session.id, session);
     this.byWire[session.wire]++;
-    const limited = limitedPrincipal(session.principal);
-    if (limited !== undefined) this.perPrincipal.set(limited, (this.perPrincipal.get(limited) ?? 0) + 1);
+    this.perPrincipal.add(session.principal);
     this.opts.stats.sessionsCreated++;
     if (this.watchers.size > 0) this.emit({ type: 'session-opened', sessionId: session.id, wire: session.wire });
   }
@@ -212,12 +210,7 @@ export class SessionManager {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
     this.byWire[s.wire]--;
-    const limited = limitedPrincipal(s.principal);
-    if (limited !== undefined) {
-      const n = this.perPrincipal.get(limited)! - 1;
-      if (n === 0) this.perPrincipal.delete(limited);
-      else this.perPrincipal.set(limited, n);
-    }
+    this.perPrincipal.remove(s.principal);
     this.opts.stats.sessionsEnded++;
     if (this.watchers.size > 0) this.emit({ type: 'session-ended', sessionId: s.id, wire: s.wire, reason });
     this.opts.log.debug({ sessionId: s.id, wire: s.wire, reason }, 'session ended');

@@ -4,7 +4,7 @@
 // Changes come from the engine's Bus, the same one 2025 sessions are fed from.
 import type { ServerResponse } from 'node:http';
 import type { RequestId } from '../jsonrpc.js';
-import { limitedPrincipal } from '../principal.js';
+import { PrincipalCounts } from '../principal.js';
 import { SseConnection, type SseConnections } from '../session/sse-writer.js';
 import { MAX_SUBSCRIBED_CHARS } from '../session/subscription-limits.js';
 import type { Bus, ChangeEvent } from '../store/types.js';
@@ -93,8 +93,8 @@ function covers(subscribed: string, uri: string): boolean {
 
 export class ListenHub {
   private readonly streams = new Set<ListenStream>();
-  /** Places taken, per principal that names one holder (see limitedPrincipal): its open streams and those being opened. */
-  private readonly perPrincipal = new Map<string, number>();
+  /** Places taken, per principal: its open streams and those being opened. */
+  private readonly perPrincipal = new PrincipalCounts();
   /** Listens being opened (their server starting): they hold a place already, so that listens arriving together cannot pass the bounds. */
   private reserved = 0;
   private readonly unsubscribe: () => void;
@@ -114,19 +114,18 @@ export class ListenHub {
   /** Takes a place for one more listen of this principal, or says why there is none. `open` or `unreserve` gives it back. */
   reserve(principal: string | undefined): string | undefined {
     if (this.streams.size + this.reserved >= this.limits.maxStreams) return 'this server has reached its limit of open subscriptions/listen streams; retry later';
-    const limited = limitedPrincipal(principal);
-    if (limited !== undefined && (this.perPrincipal.get(limited) ?? 0) >= this.limits.maxPerPrincipal) {
+    if (this.perPrincipal.full(principal, this.limits.maxPerPrincipal)) {
       return 'this principal has reached its limit of open subscriptions/listen streams; close one first';
     }
     this.reserved++;
-    if (limited !== undefined) this.perPrincipal.set(limited, (this.perPrincipal.get(limited) ?? 0) + 1);
+    this.perPrincipal.add(principal);
     return undefined;
   }
 
   /** The reserved listen will not be opened. */
   unreserve(principal: string | undefined): void {
     this.reserved--;
-    this.release(principal);
+    this.perPrincipal.remove(principal);
   }
 
   /** Opens the reserved stream on `res` and writes the acknowledgement, always its first message. */
@@ -149,15 +148,7 @@ export class ListenHub {
   private forget(s: ListenStream): void {
     if (!this.streams.delete(s)) return;
     s.released();
-    this.release(s.principal);
-  }
-
-  private release(principal: string | undefined): void {
-    const limited = limitedPrincipal(principal);
-    if (limited === undefined) return;
-    const n = (this.perPrincipal.get(limited) ?? 1) - 1;
-    if (n > 0) this.perPrincipal.set(limited, n);
-    else this.perPrincipal.delete(limited);
+    this.perPrincipal.remove(s.principal);
   }
 
   private deliver(event: ChangeEvent): void {
