@@ -69,13 +69,7 @@ export class ClusteredSession extends Session {
     if (r.ip) this.initializeParams = JSON.parse(r.ip) as unknown;
     if (r.ll) this.logLevel = r.ll;
     this.subscriptions.clear();
-    this.subscribedChars = 0;
-    if (r.sb) {
-      for (const uri of JSON.parse(r.sb) as string[]) {
-        this.subscriptions.add(uri);
-        this.subscribedChars += uri.length;
-      }
-    }
+    if (r.sb) for (const uri of JSON.parse(r.sb) as string[]) this.subscriptions.add(uri);
     this.inboxCursor = r.ic || INITIAL_CURSOR;
   }
 

@@ -76,8 +76,6 @@ export class Session {
   initializeParams: unknown;
   logLevel: string | undefined;
   readonly subscriptions = new Set<string>();
-  /** The subscribed URIs' length in all (bounded with their number: see subscription-limits). */
-  protected subscribedChars = 0;
 
   protected readonly streams = new Map<string, OutStream>();
   protected readonly pending = new Map<RequestId, OutStream>();
@@ -223,7 +221,11 @@ export class Session {
   /** Whether the session may subscribe to one more URI (one it has already costs nothing). */
   private roomFor(uri: unknown): boolean {
     if (typeof uri !== 'string' || this.subscriptions.has(uri)) return true;
-    return this.subscriptions.size < MAX_SUBSCRIPTIONS && this.subscribedChars + uri.length <= MAX_SUBSCRIBED_CHARS;
+    if (this.subscriptions.size >= MAX_SUBSCRIPTIONS) return false;
+    // Summed when asked (a subscribe is rare, the set bounded) rather than kept beside the set.
+    let chars = uri.length;
+    for (const u of this.subscriptions) chars += u.length;
+    return chars <= MAX_SUBSCRIBED_CHARS;
   }
 
   /**
@@ -445,13 +447,10 @@ export class Session {
         if (typeof params?.level === 'string') this.logLevel = params.level;
         break;
       case 'resources/subscribe':
-        if (typeof params?.uri === 'string' && !this.subscriptions.has(params.uri)) {
-          this.subscriptions.add(params.uri);
-          this.subscribedChars += params.uri.length;
-        }
+        if (typeof params?.uri === 'string') this.subscriptions.add(params.uri);
         break;
       case 'resources/unsubscribe':
-        if (typeof params?.uri === 'string' && this.subscriptions.delete(params.uri)) this.subscribedChars -= params.uri.length;
+        if (typeof params?.uri === 'string') this.subscriptions.delete(params.uri);
         break;
     }
   }
