@@ -13,6 +13,8 @@ export { serveFolder, type FolderServer, type ServeFolderOptions } from './serve
 export { createServeApp, type ServeApp, type ServeAppOptions } from './serve/app.js';
 export type { Bus, ChangeEvent, EventStore, StreamLog } from './store/types.js';
 export { MemoryBus, MemoryEventStore } from './store/memory.js';
+export { RedisUnreachableError } from './store/redis-port.js';
+export { StorageFormatError } from './session/cluster.js';
 export { SUPPORTED_PROTOCOL_VERSIONS } from './wire/inbound.js';
 export { StreamableHttpClientTransport, type StreamableHttpClientOptions } from './client/streamable-http.js';
 export { SseClientTransport, NotAnSseEndpoint } from './client/sse.js';

@@ -40,6 +40,8 @@ export interface RedisOptions {
   /** How long server messages wait for Redis to come back before they fail (default 30 s). */
   maxOutageMs?: number;
   commandTimeoutMs?: number;
+  /** How long start-up waits for Redis to answer before `serve()` (or `handler.ready`) fails; 0 waits for ever (default 10 s). */
+  startTimeoutMs?: number;
 }
 
 export interface McpWireOptions {
@@ -223,7 +225,10 @@ export function resolveOptions(o: McpWireOptions, backend: BackendFactory): Reso
 
 function resolveRedis(r: RedisOptions): Required<RedisOptions> {
   if (!/^rediss?:\/\//.test(r.url)) throw new TypeError('mcpwire: option redis must be a redis:// or rediss:// URL');
-  return { prefix: 'mcpw:', leaseMs: 3_000, maxOutageMs: 30_000, commandTimeoutMs: 2_000, ...r };
+  if (r.startTimeoutMs !== undefined && !(Number.isSafeInteger(r.startTimeoutMs) && r.startTimeoutMs >= 0)) {
+    throw new TypeError('mcpwire: option redis.startTimeoutMs must be a whole number of milliseconds (0: wait for ever)');
+  }
+  return { prefix: 'mcpw:', leaseMs: 3_000, maxOutageMs: 30_000, commandTimeoutMs: 2_000, startTimeoutMs: 10_000, ...r };
 }
 
 function resolveSecret(v: string | undefined): string | undefined {

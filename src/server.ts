@@ -59,7 +59,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
   const stats = newStats();
   const cluster = opts.redis
     ? new Cluster(
-        new RedisPort({ url: opts.redis.url, prefix: opts.redis.prefix, commandTimeoutMs: opts.redis.commandTimeoutMs, log: opts.logger }),
+        new RedisPort({ ...opts.redis, log: opts.logger }),
         {
           leaseMs: opts.redis.leaseMs,
           maxOutageMs: opts.redis.maxOutageMs,

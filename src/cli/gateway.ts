@@ -6,7 +6,7 @@ import { createGateway, type RestartPolicy } from '../backend/stdio-child.js';
 import { serve } from '../server.js';
 import { folder, ms, nonEmpty, whole, X_OK } from './args.js';
 import { cliLogger } from './logger.js';
-import { addServerFlags, exitOnSignals, listenError, redisAnswers, serveOptionsFrom, type ServerFlags } from './server-flags.js';
+import { addServerFlags, exitOnSignals, serveOptionsFrom, startError, type ServerFlags } from './server-flags.js';
 
 interface GatewayFlags extends ServerFlags {
   env?: Record<string, string>;
@@ -64,7 +64,6 @@ export function gatewayCommand(): Command {
     const cwd = resolve(flags.cwd ?? '.');
     if (flags.cwd !== undefined) await folder('--cwd', cwd, X_OK);
     await findCommand(command, cwd, flags.env?.PATH ?? process.env.PATH ?? '');
-    await redisAnswers(flags);
     const gateway = createGateway({
       command,
       args,
@@ -86,7 +85,7 @@ export function gatewayCommand(): Command {
       server = await serve({ ...serveOptionsFrom(flags), backend: gateway.backend, logger: log });
     } catch (err) {
       await gateway.close();
-      throw listenError(err, flags);
+      throw startError(err, flags);
     }
     server.handler.addHealthCheck(gateway.healthCheck);
     log.info({ url: server.url, command, args, mode: flags.shared ? 'shared' : 'isolated' }, `mcpwire gateway listening on ${server.url} (/mcp, /sse)`);

@@ -5,7 +5,7 @@ import { SERVE_DEFAULTS } from '../serve/app.js';
 import { serveFolder } from '../serve/serve-folder.js';
 import { folder, nonEmpty, ms, R_OK, whole, X_OK } from './args.js';
 import { cliLogger } from './logger.js';
-import { addServerFlags, exitOnSignals, listenError, redisAnswers, serveOptionsFrom, type ServerFlags } from './server-flags.js';
+import { addServerFlags, exitOnSignals, serveOptionsFrom, startError, type ServerFlags } from './server-flags.js';
 
 interface ServeFlags extends ServerFlags {
   root: string;
@@ -35,7 +35,6 @@ export function serveCommand(): Command {
     const log = cliLogger(flags.logLevel);
     const root = resolve(flags.root);
     await folder('--root', root, R_OK | X_OK);
-    await redisAnswers(flags);
     const running = await serveFolder({
       ...serveOptionsFrom(flags),
       logger: log,
@@ -49,7 +48,7 @@ export function serveCommand(): Command {
       dashboard: flags.dashboard,
       metrics: flags.metrics,
     }).catch((err: unknown) => {
-      throw listenError(err, flags);
+      throw startError(err, flags);
     });
     const url = running.server.url;
     log.info(

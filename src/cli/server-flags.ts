@@ -1,7 +1,7 @@
 // The flags every serving command shares (serve, gateway), and their translation into options.
 import { type Command, Option } from 'commander';
-import { createClient } from 'redis';
 import { isLoopback, type ServeOptions } from '../server.js';
+import { RedisUnreachableError } from '../store/redis-port.js';
 import { BEARER, bindAddress, hostName, list, ms, origin, refuse, whole } from './args.js';
 
 export interface ServerFlags {
@@ -30,7 +30,7 @@ export interface ServerFlags {
 /** A lease is renewed every max(50 ms, a third of it): a shorter one lapses between renewals. */
 const LEASE_MIN_MS = 150;
 /** How long the start waits for Redis to answer. */
-const REDIS_WAIT_MS = 5_000;
+const REDIS_START_TIMEOUT_MS = 5_000;
 
 export function addServerFlags(cmd: Command): Command {
   return cmd
@@ -67,32 +67,10 @@ function checkServerFlags(cmd: Command): void {
   if (!isLoopback(f.host) && !f.token?.length && !f.insecure) refuse(cmd, 'host', `${f.host} is not a loopback address: give --token (or MCPWIRE_TOKEN), or --insecure`);
 }
 
-/**
- * Redis answers within REDIS_WAIT_MS (tried again meanwhile), else a runtime error saying why:
- * serve() itself would wait for it for ever, saying nothing above the debug level.
- */
-export async function redisAnswers(f: ServerFlags): Promise<void> {
-  if (!f.redis) return;
-  const deadline = Date.now() + REDIS_WAIT_MS;
-  const client = createClient({
-    url: f.redis,
-    RESP: 3,
-    socket: { connectTimeout: 2_000, reconnectStrategy: (_retries: number, cause: Error) => (Date.now() < deadline ? 250 : cause) },
-  });
-  client.on('error', () => {}); // the last one comes back from connect()
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (err) {
-    // The host only: the URL may hold a password.
-    throw new Error(`--redis ${new URL(f.redis).host || 'localhost'}: Redis does not answer (${(err as Error).message})`);
-  } finally {
-    if (client.isOpen) client.destroy();
-  }
-}
-
-/** A failure to listen, said in terms of the flags. */
-export function listenError(err: unknown, f: ServerFlags): unknown {
+/** A failure to start (listen, reach Redis), said in terms of the flags. */
+export function startError(err: unknown, f: ServerFlags): unknown {
+  // The host only, as the error has it: the URL may hold a password.
+  if (err instanceof RedisUnreachableError) return new Error(`--redis ${err.host}: Redis does not answer (${err.why})`);
   const { code, syscall } = err as NodeJS.ErrnoException;
   if (syscall !== 'listen' && syscall !== 'getaddrinfo') return err;
   if (code === 'EADDRINUSE') return new Error(`--port ${f.port}: the port is in use on ${f.host} (--port 0 takes a free one)`);
@@ -119,7 +97,7 @@ export function serveOptionsFrom(f: ServerFlags): ServeOptions {
     sessionIdleMs: f.sessionIdleMs,
     responseMode: f.responseMode,
     hibernateAfterMs: f.hibernateAfterMs,
-    ...(f.redis ? { redis: { url: f.redis, prefix: f.redisPrefix, leaseMs: f.leaseMs } } : {}),
+    ...(f.redis ? { redis: { url: f.redis, prefix: f.redisPrefix, leaseMs: f.leaseMs, startTimeoutMs: REDIS_START_TIMEOUT_MS } } : {}),
   };
 }
 

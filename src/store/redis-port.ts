@@ -11,7 +11,21 @@ export interface RedisPortOptions {
   /** Key and channel prefix, so several deployments (or tests) share one Redis. */
   prefix: string;
   commandTimeoutMs: number;
+  /** How long `connect` waits for Redis to answer before it fails (0: for ever). */
+  startTimeoutMs?: number;
   log: Logger;
+}
+
+/** Redis did not answer at start-up: the instance does not start. Names the host only (the URL may hold a password). */
+export class RedisUnreachableError extends Error {
+  constructor(
+    readonly host: string,
+    waitedMs: number,
+    readonly why: string,
+  ) {
+    super(`mcpwire: Redis at ${host} did not answer within ${waitedMs} ms (${why})`);
+    this.name = 'RedisUnreachableError';
+  }
 }
 
 /** Thrown when Redis cannot be reached: callers answer 503, never 404. */
@@ -34,6 +48,8 @@ export class RedisPort {
   /** Commands sent and not answered yet, oldest first (a Set keeps insertion order). */
   private readonly waiting = new Set<{ since: number; fail: (err: Error) => void }>();
   private watchdog: NodeJS.Timeout | undefined;
+  /** Why the last connection attempt failed, for the start-up error. */
+  private lastError = 'no answer';
 
   constructor(private readonly opts: RedisPortOptions) {
     this.prefix = opts.prefix;
@@ -57,7 +73,10 @@ export class RedisPort {
     this.blockClient = createClient(base);
     for (const [name, c] of [['commands', this.cmdClient], ['pubsub', this.subClient], ['reader', this.blockClient]] as const) {
       // Without an error listener node-redis would crash the process on the first connection error.
-      c.on('error', (err: Error) => this.opts.log.debug({ err: err.message, connection: name }, 'redis connection error'));
+      c.on('error', (err: Error) => {
+        this.lastError = err.message || err.name;
+        this.opts.log.debug({ err: err.message, connection: name }, 'redis connection error');
+      });
     }
     this.cmdClient.on('ready', () => this.setUp(true));
     this.cmdClient.on('end', () => this.setUp(false));
@@ -65,7 +84,21 @@ export class RedisPort {
   }
 
   async connect(): Promise<void> {
-    await Promise.all([this.cmdClient.connect(), this.subClient.connect(), this.blockClient.connect()]);
+    const connected = Promise.all([this.cmdClient.connect(), this.subClient.connect(), this.blockClient.connect()]);
+    const ms = this.opts.startTimeoutMs ?? 0;
+    if (ms > 0) {
+      // node-redis retries for ever: a wrong URL or a Redis that never comes would hold start-up silently.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+      const outcome = await Promise.race([connected.then(() => 'ok' as const), gaveUp]).finally(() => clearTimeout(timer));
+      if (outcome === 'timeout') {
+        connected.catch(() => {}); // rejected by the destroy below
+        for (const c of [this.cmdClient, this.subClient, this.blockClient]) if (c.isOpen) c.destroy();
+        throw new RedisUnreachableError(new URL(this.opts.url).host || 'localhost', ms, this.lastError);
+      }
+    } else {
+      await connected;
+    }
     this.setUp(true);
   }
 

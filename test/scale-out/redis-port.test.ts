@@ -1,13 +1,14 @@
 // The Redis port against a real redis-server that stops answering (SIGSTOP): every command fails
 // with StoreUnavailableError once it has waited commandTimeoutMs (one watchdog, no timer per
-// command), nothing hangs, and commands work again as soon as Redis answers.
+// command), nothing hangs, and commands work again as soon as Redis answers; a start that Redis does
+// not answer fails in time.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { pino } from 'pino';
-import { serve } from '../../src/index.js';
+import { RedisUnreachableError, serve } from '../../src/index.js';
 import { RedisPort, StoreUnavailableError } from '../../src/store/redis-port.js';
-import { startRedis, type RedisServer } from './redis.js';
+import { freePort, startRedis, type RedisServer } from './redis.js';
 
 let redis: RedisServer;
 let port: RedisPort;
@@ -72,6 +73,44 @@ test('an instance refuses to start on a prefix whose sessions another storage fo
   } finally {
     await s.close();
   }
+});
+
+test('serve() gives up on a Redis that does not answer after redis.startTimeoutMs, names its host only and lets go of everything; one that answers in time is waited for', async () => {
+  const quiet = pino({ level: 'silent' });
+  const createServer = () => new McpServer({ name: 'x', version: '1' });
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+  // Nothing listens there: refused, tried again until the deadline.
+  const closed = await freePort();
+  let t0 = Date.now();
+  await assert.rejects(serve({ port: 0, createServer, redis: { url: `redis://:hunter2@127.0.0.1:${closed}`, startTimeoutMs: 600 }, logger: quiet }), (err: Error) => {
+    assert.ok(err instanceof RedisUnreachableError, String(err));
+    assert.match(err.message, new RegExp(`Redis at 127\\.0\\.0\\.1:${closed} did not answer within 600 ms \\(.*ECONNREFUSED`));
+    assert.doesNotMatch(err.message, /hunter2/);
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 3_000, `gave up after ${Date.now() - t0} ms`);
+  await waitForHandles(handles);
+  // A Redis that accepts the connection and says nothing (stopped): the same, with nothing to report but the silence.
+  redis.pause();
+  try {
+    t0 = Date.now();
+    await assert.rejects(serve({ port: 0, createServer, redis: { url: redis.url, prefix: 'st:', startTimeoutMs: 600 }, logger: quiet }), RedisUnreachableError);
+    assert.ok(Date.now() - t0 < 3_000, `gave up after ${Date.now() - t0} ms`);
+  } finally {
+    redis.resume();
+  }
+  await waitForHandles(handles);
+  // Stopped for less than the start timeout: start-up waits for it.
+  redis.pause();
+  const resumed = setTimeout(() => redis.resume(), 400);
+  try {
+    const s = await serve({ port: 0, createServer, redis: { url: redis.url, prefix: 'st:', startTimeoutMs: 5_000 }, logger: quiet });
+    await s.close();
+  } finally {
+    clearTimeout(resumed);
+    redis.resume();
+  }
+  await assert.rejects(serve({ port: 0, createServer, redis: { url: redis.url, startTimeoutMs: -1 } }), /startTimeoutMs/);
 });
 
 test('closing does not wait for a Redis that is away: at once when it is down, within commandTimeoutMs when it does not answer', async () => {
