@@ -38,9 +38,10 @@ export interface GatewayOptions {
   /** Time between SIGTERM and SIGKILL when a child is stopped. Default 3000 ms. */
   killGraceMs?: number;
   /**
-   * Shared mode (and the children of 2026-07-28 clients): a child that has not answered `initialize`
-   * this long after it was sent is stopped as failed; the sessions waiting on its handshake get the
-   * error, and the restart policy applies. 0: wait for ever. Default 120000 ms.
+   * A child that has not answered `initialize` this long after it was sent is stopped as failed. In
+   * isolated mode its session's initialize gets the error and the session ends; in shared mode (and
+   * for the children of 2026-07-28 clients) the sessions waiting on its handshake get the error, and
+   * the restart policy applies. 0: wait for ever. Default 120000 ms.
    */
   initTimeoutMs?: number;
   /** Largest message a child may write (one line of stdout). Default 4 MiB. */

@@ -52,7 +52,7 @@ export function gatewayCommand(): Command {
   cmd.addOption(new Option('--max-children <n>', 'server processes at once; new sessions past it get 503').default(100).argParser(whole(1)));
   cmd.addOption(new Option('--spare-children <n>', 'server processes started ahead of need, so a new session does not wait for one (count toward --max-children)').default(0).argParser(whole(0)));
   cmd.addOption(new Option('--restart <policy>', 'with --shared: restart the server when it exits').choices(['never', 'on-failure', 'always']).default('on-failure'));
-  cmd.addOption(new Option('--init-timeout-ms <ms>', 'a child that has not answered initialize by then (--shared, or a 2026-07-28 client’s) is stopped as failed (0: never)').default(120_000).argParser(ms()));
+  cmd.addOption(new Option('--init-timeout-ms <ms>', 'a server process that has not answered initialize by then is stopped as failed, and the sessions waiting on it get an error (0: never)').default(120_000).argParser(ms()));
   cmd.addOption(new Option('--kill-grace-ms <ms>', 'time between SIGTERM and SIGKILL when a server is stopped').default(3_000).argParser(ms()));
   cmd.addOption(new Option('--max-line-bytes <n>', 'largest message a server may write (one stdout line)').default(4 * 1024 * 1024).argParser(whole(1024)));
   cmd.addOption(new Option('--max-queued-bytes <n>', "bytes a session may have waiting in a server's stdin; past it, requests are refused").default(1024 * 1024).argParser(whole(1024)));

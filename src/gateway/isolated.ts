@@ -1,6 +1,6 @@
 // Isolation (the default): one child per MCP session. Messages pass through unchanged; the only
 // work is deciding which of the session's streams a child message belongs to, and answering for a
-// child that is busy, gone, or said too much.
+// child that is busy, gone, said too much, or never answered the session's initialize.
 import type { Logger } from 'pino';
 import type { Backend, BackendHost, InboundExtra } from '../backend/types.js';
 import type { JSONRPCMessage, MessageKind, RequestId } from '../jsonrpc.js';
@@ -36,6 +36,10 @@ export class IsolatedBackend implements Backend {
   private readonly account: WriteAccount;
   private readonly child: StdioChild;
   private closing = false;
+  /** The session's initialize the child is running, and the deadline for its answer (--init-timeout-ms). */
+  private handshake: { id: RequestId; deadline: NodeJS.Timeout } | undefined;
+  /** The child missed that deadline: it is being stopped as failed, and nothing more it says is passed on. */
+  private expired = false;
 
   constructor(
     private readonly rt: GatewayRuntime,
@@ -83,6 +87,31 @@ export class IsolatedBackend implements Backend {
     const pollTimer = ms > 0 && close ? setTimeout(close, ms) : undefined;
     pollTimer?.unref();
     this.inFlight.set(id, { token, pollTimer });
+    if (m.method === 'initialize') this.handshakeDeadline(id);
+  }
+
+  /**
+   * A child that never answers initialize would hold its session, its process and its place under
+   * --max-children until the client gives up: as in shared mode, after `initTimeoutMs` it is stopped
+   * as failed, and its exit answers the initialize (and anything else in flight) and ends the session.
+   */
+  private handshakeDeadline(id: RequestId): void {
+    const ms = this.rt.opts.initTimeoutMs;
+    if (ms <= 0 || this.handshake) return;
+    const deadline = setTimeout(() => {
+      this.handshake = undefined;
+      this.expired = true;
+      this.child.fail(`did not answer initialize within ${ms} ms`);
+    }, ms);
+    deadline.unref();
+    this.handshake = { id, deadline };
+  }
+
+  /** The handshake is over (answered, or the child or session is gone): its deadline goes. */
+  private endHandshake(answered?: RequestId): void {
+    if (!this.handshake || (answered !== undefined && answered !== this.handshake.id)) return;
+    clearTimeout(this.handshake.deadline);
+    this.handshake = undefined;
   }
 
   private settle(id: RequestId): void {
@@ -100,10 +129,13 @@ export class IsolatedBackend implements Backend {
   }
 
   private fromChild(message: JSONRPCMessage, kind: MessageKind): MaybePromise<void> {
-    if (this.closing) return;
+    if (this.closing || this.expired) return;
     const m = message as Msg;
     if (kind === 'response') {
-      if (m.id !== null && m.id !== undefined) this.settle(m.id);
+      if (m.id !== null && m.id !== undefined) {
+        this.endHandshake(m.id);
+        this.settle(m.id);
+      }
       return this.host.send(message);
     }
     if (kind === 'notification') {
@@ -119,9 +151,10 @@ export class IsolatedBackend implements Backend {
   }
 
   private overlong(line: OverlongLine): void {
-    if (this.closing) return;
+    if (this.closing || this.expired) return;
     const id = answeredIdOf(line);
     if (id === undefined || !this.inFlight.has(id)) return;
+    this.endHandshake(id);
     this.settle(id);
     void this.host.send(overlongError(id, line, this.rt.opts.maxLineBytes));
   }
@@ -129,6 +162,7 @@ export class IsolatedBackend implements Backend {
   private exited(exit: ExitInfo): void {
     if (this.closing) return;
     this.closing = true;
+    this.endHandshake();
     const sends: Array<MaybePromise<void>> = [];
     for (const id of [...this.inFlight.keys()]) {
       this.settle(id);
@@ -140,6 +174,7 @@ export class IsolatedBackend implements Backend {
 
   close(): Promise<void> {
     this.closing = true;
+    this.endHandshake();
     for (const id of [...this.inFlight.keys()]) this.settle(id);
     return this.child.stop().then(() => undefined);
   }
