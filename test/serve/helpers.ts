@@ -4,13 +4,14 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { chromium, type Browser } from 'playwright-core';
 import {
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { serveFolder, type FolderServer, type ServeFolderOptions } from '../../src/serve/serve-folder.js';
-import { connectClient, type WireName } from '../helpers.js';
+import { connectClient, waitFor, type WireName } from '../helpers.js';
 
 export const SAMPLE_FILES: Record<string, string | Buffer> = {
   'hello.txt': 'hello world\nsecond line\n',
@@ -61,4 +62,68 @@ export function launchChromium(): Promise<Browser> {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** An SDK client's session id, on either wire (legacy SSE: from the endpoint the server gave it). */
+export function sessionIdOf(client: Client): string {
+  const t = client.transport as { sessionId?: string; _endpoint?: URL };
+  const id = t.sessionId ?? t._endpoint?.searchParams.get('sessionId');
+  if (!id) throw new Error('the client has no session id');
+  return id;
+}
+
+/** Signs in to the dashboard at `url` with `token`: the `name=pass` cookie it sets. */
+export async function dashboardCookie(url: string, token: string): Promise<string> {
+  const res = await fetch(`${url}/?token=${encodeURIComponent(token)}`, { redirect: 'manual' });
+  await res.body?.cancel();
+  if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+/** An admin feed read as it comes: every byte of it (`raw`) and its events. */
+export interface LiveFeed {
+  readonly raw: string;
+  readonly events: EventSourceMessage[];
+  /** The first event (from the start of the feed) that `match` accepts; waits at most `timeoutMs`. */
+  next(match: (e: EventSourceMessage) => boolean, what: string, timeoutMs?: number): Promise<EventSourceMessage>;
+  close(): Promise<void>;
+}
+
+/** Opens `/_events` with `headers`; fails unless it answers 200. */
+export async function openFeed(url: string, headers: Record<string, string> = {}): Promise<LiveFeed> {
+  const abort = new AbortController();
+  const res = await fetch(`${url}/_events`, { headers, signal: abort.signal });
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new Error(`the feed answered ${res.status}`);
+  }
+  const feed = { raw: '', events: [] as EventSourceMessage[] };
+  const parser = createParser({ onEvent: (e) => void feed.events.push(e) });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      const text = decoder.decode(r.value, { stream: true });
+      feed.raw += text;
+      parser.feed(text);
+    }
+  })().catch(() => {});
+  return {
+    get raw() {
+      return feed.raw;
+    },
+    events: feed.events,
+    async next(match, what, timeoutMs = 15_000) {
+      let found: EventSourceMessage | undefined;
+      await waitFor(() => (found = feed.events.find(match)) !== undefined, timeoutMs, what);
+      return found!;
+    },
+    async close() {
+      abort.abort();
+      await reader.cancel().catch(() => {});
+      await reading;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // The live dashboard on a handler: the page at `/`, its two static files, and the admin feed at
 // `/_events`. When the handler has auth, all four need it too: a bearer header, or the cookie pass
-// that visiting `/?token=…` once sets (see auth.ts).
+// that visiting `/?token=…` once sets (see auth.ts). The feed shows a viewer the sessions of its own
+// principal only (the pass's, or the bearer token's).
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +97,7 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
       res.end();
       return;
     }
-    if (!(await auth.allows(req))) {
+    if (!(await auth.viewer(req))) {
       signIn(res, false);
       return;
     }
@@ -115,10 +116,18 @@ export function dashboardRoutes(handler: McpHandler, options: DashboardOptions =
   handler.addRoute('/_dashboard/icon.svg', ({ res }) => serveFile(res, '/_dashboard/icon.svg'), { auth: false });
   handler.addRoute(
     '/_dashboard/app.js',
-    async ({ req, res }) => ((await auth.allows(req)) ? serveFile(res, '/_dashboard/app.js') : unauthorized(res)),
+    async ({ req, res }) => ((await auth.viewer(req)) ? serveFile(res, '/_dashboard/app.js') : unauthorized(res)),
     { auth: false },
   );
-  handler.addRoute('/_events', async ({ req, res }) => ((await auth.allows(req)) ? feed.attach(res) : unauthorized(res)), { auth: false });
+  handler.addRoute(
+    '/_events',
+    async ({ req, res }) => {
+      const viewer = await auth.viewer(req);
+      if (viewer) feed.attach(res, viewer.principal);
+      else unauthorized(res);
+    },
+    { auth: false },
+  );
   return {
     get openFeeds() {
       return feed.open;

@@ -77,7 +77,8 @@ function showStats(s) {
   }
   last = { at: s.at, messagesOut: c.messagesOut, messagesIn: c.messagesIn };
   drawChart();
-  showSessions(s.sessions, sw.legacy + sw.streamable, s.at);
+  // The table lists the viewer's own sessions (every session with auth off); the cards, the instance's.
+  showSessions(s.sessions, s.sessionsVisible ?? sw.legacy + sw.streamable, s.at);
 }
 
 /** @param {any[]} sessions @param {number} total @param {number} now the server's clock, not the browser's */
