@@ -2,7 +2,7 @@
 // should receive E numbered, timestamped notifications → delivered events/s, delivery latency,
 // missing and duplicate counts, server CPU per event delivered.
 import { wallMs } from '../servers/args.js';
-import { round1, round2, Samples } from '../stats.js';
+import { round2, Samples } from '../stats.js';
 import { closeSessions, CpuWindow, openSessions, sleep, type Endpoint } from './common.js';
 
 export interface FanoutResult {

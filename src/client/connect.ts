@@ -8,7 +8,7 @@ import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/ind
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Implementation, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../http/health.js';
-import { HttpError, printable, type ClientTransportOptions } from './http.js';
+import { HttpError, printable } from './http.js';
 import { NotAnSseEndpoint, SseClientTransport } from './sse.js';
 import { newTransportStats, type TransportStats } from './stats.js';
 import { StreamableHttpClientTransport, type StreamableHttpClientOptions } from './streamable-http.js';

@@ -12,7 +12,7 @@ import type { InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import { compareIds, INITIAL_CURSOR, RedisStreamLog, requestIdOfKey, requestKey } from '../store/redis.js';
 import type { ReadResult } from '../store/types.js';
 import type { Cluster, SessionRecord } from './cluster.js';
-import { GET_TAG, LEGACY_TAG, requestTag } from './event-id.js';
+import { GET_TAG, LEGACY_TAG } from './event-id.js';
 import {
   Session,
   type AttachOutcome,
@@ -383,15 +383,13 @@ export class ClusteredSession extends Session {
 
   // ── streams ──────────────────────────────────────────────────────────────────────────────────
 
-  override openRequestStream(firstRequestId: RequestId, json: boolean): string {
-    const tag = requestTag(firstRequestId);
+  override openRequestStream(tag: string, json: boolean): void {
     // The same request's stream is open here: kept as it is until Redis says whether the request still
     // runs (the new POST then joins it; a batch is refused and leaves it be).
     const open = this.streams.get(tag);
-    if (open && !open.finished) return tag;
-    super.openRequestStream(firstRequestId, json);
+    if (open && !open.finished) return;
+    super.openRequestStream(tag, json);
     this.buffered.set(tag, []); // events may be rung before the connection is attached
-    return tag;
   }
 
   /**

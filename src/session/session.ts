@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import { ErrorCode, type JSONRPCMessage, type ParsedMessage, type RequestId } from '../jsonrpc.js';
 import type { EventStore, ReadResult, StreamLog } from '../store/types.js';
-import { GET_TAG, LEGACY_TAG, formatEventId, requestTag } from './event-id.js';
+import { GET_TAG, LEGACY_TAG, formatEventId } from './event-id.js';
 import { STREAM_END, type SseConnection, type StreamSink } from './sse-writer.js';
 import type { Stats } from './stats.js';
 import { MAX_SUBSCRIBED_CHARS, MAX_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS } from './subscription-limits.js';
@@ -142,17 +142,15 @@ export class Session {
   // ── client → server ──────────────────────────────────────────────────────────────────────────
 
   /**
-   * Opens the response stream of a POST carrying requests; the first request's id names it. The
-   * caller attaches the sink (an SSE connection or a JSON collector) right after, then calls
-   * `receive` with the same tag.
+   * Opens the response stream of a POST carrying requests; the first request's id names it (its
+   * `requestTag`). The caller attaches the sink (an SSE connection or a JSON collector) right after,
+   * then calls `receive` with the same tag.
    */
-  openRequestStream(firstRequestId: RequestId, json: boolean): string {
+  openRequestStream(tag: string, json: boolean): void {
     this.pruneFinished();
-    const tag = requestTag(firstRequestId);
     const stream = new OutStream(tag, this.deps.store.open(this.id, tag));
     stream.json = json;
     this.streams.set(tag, stream);
-    return tag;
   }
 
   /**

@@ -63,7 +63,9 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       sendError(res, 400, ErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
-    const found = await engine.resolve(sessionHeader, ctx.principal);
+    const resolved = engine.resolve(sessionHeader, ctx.principal);
+    // Held here (the usual case): no await, whose turn of the microtask queue every POST would pay.
+    const found = resolved instanceof Promise ? await resolved : resolved;
     if (!found || found.wire !== 'streamable') {
       sessionNotFound(res);
       return;
@@ -83,36 +85,39 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       res.end();
     });
   } else {
-    if (new Set(ids).size < ids.length) {
+    if (ids.length > 1 && new Set(ids).size < ids.length) {
       sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: a request id is used twice in this batch');
       return;
     }
+    const first = ids[0]!;
+    const tag = requestTag(first);
     // The stream the first id names may still run for an earlier batch whose other requests are not done.
-    if (ids.some((id) => session.hasPending(id)) || session.streamRunning(requestTag(ids[0]!))) {
-      await requestInUse(ctx, session, batch, ids);
+    if (ids.some((id) => session.hasPending(id)) || session.streamRunning(tag)) {
+      await requestInUse(ctx, session, batch, ids, tag);
       return;
     }
     if (overPendingLimit(ctx, session, ids.length)) return;
     const json = ctx.opts.responseMode === 'json';
-    const tag = session.openRequestStream(ids[0]!, json);
-    const first = ids[0]!;
+    session.openRequestStream(tag, json);
     const extra = inboundExtra(ctx, {
       closeSSEStream: batch || json ? undefined : () => session.closeConnectionOf(first),
       closeStandaloneSSEStream: () => session.closeStandaloneConnection(),
     });
-    outcome = await session.receive(messages, extra, tag, () => {
+    const received = session.receive(messages, extra, tag, () => {
       const sink = json ? new JsonSink(res, { 'Mcp-Session-Id': session.id }, batch) : openStream(ctx, session, session.primingId(tag));
       session.attachFresh(tag, sink);
     });
+    outcome = received instanceof Promise ? await received : received;
   }
   if (outcome === 'gone') sessionNotFound(res);
-  else if (outcome === 'in-use') await requestInUse(ctx, session, batch, ids);
+  else if (outcome === 'in-use') await requestInUse(ctx, session, batch, ids, requestTag(ids[0]!));
 }
 
-async function requestInUse(ctx: WireContext, session: Session, batch: boolean, ids: RequestId[]): Promise<void> {
+/** `tag`: the stream the first id names. */
+async function requestInUse(ctx: WireContext, session: Session, batch: boolean, ids: RequestId[], tag: string): Promise<void> {
   // The same request sent again while it runs (its connection broke): join its stream from the start.
   // An id that runs inside an earlier batch has no stream of its own to join.
-  if (!batch && ids.length === 1 && (await resume(ctx, session, requestTag(ids[0]!), 'start', true))) return;
+  if (!batch && ids.length === 1 && (await resume(ctx, session, tag, 'start', true))) return;
   sendError(ctx.res, 400, ErrorCode.InvalidRequest, `Invalid Request: ${batch ? 'a request id of this batch' : 'this request id'} is already in use in this session`);
 }
 
@@ -163,7 +168,7 @@ async function sessionOf(ctx: WireContext): Promise<Session | undefined> {
 /** Attaches this request's connection to a stream of the session, replaying from `from`. */
 /** With `knownOnly`, a stream the session never had is left unanswered (returns false) for the caller. */
 async function resume(ctx: WireContext, session: Session, tag: string, from: ResumeFrom, knownOnly = false): Promise<boolean> {
-  const { res, engine } = ctx;
+  const { res } = ctx;
   const outcome = await session.attach(tag, from, (primingId) => openStream(ctx, session, primingId));
   if (knownOnly && outcome === 'unknown') return false;
   switch (outcome) {
