@@ -115,7 +115,9 @@ export async function handleMessagesPost(ctx: WireContext): Promise<void> {
     sendError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: batches are not supported on this endpoint');
     return;
   }
-  const session = await engine.resolve(sessionId, ctx.principal);
+  const resolved = engine.resolve(sessionId, ctx.principal);
+  // Held here (the usual case): no await, whose turn of the microtask queue every POST would pay.
+  const session = resolved instanceof Promise ? await resolved : resolved;
   if (!session || session.wire !== 'legacy') {
     sessionNotFound(res);
     return;
@@ -127,11 +129,11 @@ export async function handleMessagesPost(ctx: WireContext): Promise<void> {
   }
   const ids = requestIdsOf(inbound.messages);
   if (ids.length > 0 && overPendingLimit(ctx, session, ids.length)) return;
-  const outcome = await session.receive(inbound.messages, inboundExtra(ctx), undefined, () => {
+  const received = session.receive(inbound.messages, inboundExtra(ctx), undefined, () => {
     res.writeHead(202, ACCEPTED_HEADERS);
     res.end('Accepted');
   });
-  if (outcome === 'gone') sessionNotFound(res);
+  if ((received instanceof Promise ? await received : received) === 'gone') sessionNotFound(res);
 }
 
 /** Names that need no decoding: what this server puts in the endpoint URL (a UUID). */
