@@ -1,7 +1,7 @@
 // The files of the served folder that are resources, in a stable order for paging, bounded in count.
 // Built by walking the folder once; kept current by the watcher, which names the paths that changed.
 import type { Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { Folder, SKIPPED_DIRS } from './folder.js';
 import { PathTally } from './path-tally.js';
 
@@ -17,12 +17,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class FileIndex {
   private readonly sizes = new Map<string, number>();
+  /** Each indexed file's mtime when it was last looked at (with its size, a change the events missed shows). */
+  private readonly mtimes = new Map<string, number>();
   /**
    * Indexed symlinks and the root-relative path each resolves to, both ways: a link reads as its
    * target, so a change of the target is a change of the link. Never larger than the index.
    */
   private readonly targetOf = new Map<string, string>();
   private readonly linksOf = new Map<string, Set<string>>();
+  /**
+   * Every folder walked below the root, and which folder it was (`folderId`): the watcher asks whether a
+   * folder it had went away or is another one now. One entry per folder, as many as the inotify watches.
+   */
+  private readonly folders = new Map<string, string>();
   /** Sorted by code unit; rebuilt lazily after a change. */
   private sorted: string[] | undefined = [];
   /** Files left out because the index was full, each counted once however often it changes. */
@@ -60,13 +67,36 @@ export class FileIndex {
     return [...(this.linksOf.get(rel) ?? [])];
   }
 
+  /** The size and mtime of an indexed file when it was last looked at: another one says it changed since. */
+  version(rel: string): string | undefined {
+    const size = this.sizes.get(rel);
+    return size === undefined ? undefined : `${size}:${this.mtimes.get(rel)}`;
+  }
+
+  /** The `folderId` of the folder at `rel` when it was last walked; undefined when it was none. */
+  folderAt(rel: string): string | undefined {
+    return this.folders.get(rel);
+  }
+
+  /** The folders walked below `rel`. */
+  foldersUnder(rel: string): string[] {
+    const prefix = rel + '/';
+    return [...this.folders.keys()].filter((r) => r.startsWith(prefix));
+  }
+
   /** Whether some indexed path lies below `rel`: then `rel` is, or was, a folder. */
   hasUnder(rel: string): boolean {
+    return this.under(rel, 1).length > 0;
+  }
+
+  /** The indexed paths below `rel`, sorted (at most `max` of them). */
+  under(rel: string, max = Infinity): string[] {
     const all = this.list();
     const prefix = rel === '' ? '' : rel + '/';
     // No indexed path ends in '/' (nor is ''), so the first one after the prefix is the first one under it.
-    const i = upperBound(all, prefix);
-    return i < all.length && all[i]!.startsWith(prefix);
+    const found: string[] = [];
+    for (let i = upperBound(all, prefix); i < all.length && found.length < max && all[i]!.startsWith(prefix); i++) found.push(all[i]!);
+    return found;
   }
 
   /** Every indexed path, sorted. */
@@ -78,8 +108,10 @@ export class FileIndex {
   /** Walks the whole folder (skipping .git, node_modules and symlinked folders). */
   async rebuild(): Promise<void> {
     this.sizes.clear();
+    this.mtimes.clear();
     this.targetOf.clear();
     this.linksOf.clear();
+    this.folders.clear();
     this.sorted = undefined;
     this.leftOut.clear();
     this.badNames.clear();
@@ -100,6 +132,7 @@ export class FileIndex {
     for (const r of before) this.set(r, undefined, false);
     this.leftOut.deleteUnder(prefix);
     this.badNames.deleteUnder(prefix);
+    for (const r of [...this.folders.keys()]) if (r === relDir || r.startsWith(prefix)) this.folders.delete(r);
     await this.walk(relDir, false);
     const changed: string[] = [];
     for (const r of before) if (!this.sizes.has(r)) changed.push(r);
@@ -124,10 +157,11 @@ export class FileIndex {
     };
   }
 
-  private set(rel: string, file: { size: number; target: string } | undefined, fullWalk: boolean): void {
+  private set(rel: string, file: { size: number; mtimeMs: number; target: string } | undefined, fullWalk: boolean): void {
     this.unlink(rel);
     if (file === undefined) {
       if (this.sizes.delete(rel)) this.sorted = undefined;
+      this.mtimes.delete(rel);
       this.leftOut.delete(rel);
       this.badNames.delete(rel);
       return;
@@ -145,6 +179,7 @@ export class FileIndex {
       this.sorted = undefined;
     }
     this.sizes.set(rel, file.size);
+    this.mtimes.set(rel, file.mtimeMs);
     if (file.target !== rel) {
       this.targetOf.set(rel, file.target);
       let links = this.linksOf.get(file.target);
@@ -163,10 +198,16 @@ export class FileIndex {
   }
 
   private async walk(relDir: string, fullWalk: boolean): Promise<void> {
+    const abs = relDir === '' ? this.folder.root : this.folder.absolute(relDir);
+    if (relDir !== '') {
+      const st = await lstat(abs).catch(() => undefined);
+      if (!st?.isDirectory()) return;
+      this.folders.set(relDir, folderId(st));
+    }
     let entries: Dirent<Buffer>[];
     try {
       // As bytes: a name that is not UTF-8 would otherwise turn into U+FFFD and silently name nothing.
-      entries = await readdir(relDir === '' ? this.folder.root : this.folder.absolute(relDir), { withFileTypes: true, encoding: 'buffer' });
+      entries = await readdir(abs, { withFileTypes: true, encoding: 'buffer' });
     } catch {
       return;
     }
@@ -187,6 +228,9 @@ export class FileIndex {
     }
   }
 }
+
+/** Which folder this is (device and inode): the same path names another folder once one is moved over it. */
+export const folderId = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}`;
 
 const join = (relDir: string, name: string) => (relDir === '' ? name : `${relDir}/${name}`);
 

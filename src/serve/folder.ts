@@ -114,10 +114,10 @@ export class Folder {
 
   /**
    * The size of the file at `rel` if it is a resource: a regular file (or a symlink to one that stays
-   * inside the root), outside the skipped folders, within the size cap; and the root-relative path it
-   * resolves to (`rel` itself unless symlinks lead elsewhere). Undefined otherwise.
+   * inside the root), outside the skipped folders, within the size cap; its mtime; and the root-relative
+   * path it resolves to (`rel` itself unless symlinks lead elsewhere). Undefined otherwise.
    */
-  async eligible(rel: string): Promise<{ size: number; target: string } | undefined> {
+  async eligible(rel: string): Promise<{ size: number; mtimeMs: number; target: string } | undefined> {
     if (Folder.isSkipped(rel)) return undefined;
     try {
       // realpath, not lstat alone: any folder on the way may be a symlink too.
@@ -126,7 +126,7 @@ export class Folder {
       if (!this.inside(real) || Folder.isSkipped(target)) return undefined;
       // stat, never open: opening a FIFO would block.
       const st = await stat(real);
-      return st.isFile() && st.size <= this.limits.maxFileBytes ? { size: st.size, target } : undefined;
+      return st.isFile() && st.size <= this.limits.maxFileBytes ? { size: st.size, mtimeMs: st.mtimeMs, target } : undefined;
     } catch {
       return undefined;
     }

@@ -13,10 +13,23 @@
 // appears but does not look inside it: subfolders already there (a tree moved in or renamed, or made
 // faster than the watch was added) would go unwatched, so such a folder gets a subscription of its own,
 // dropped when the folder goes.
+//
+// A folder moved away (out of the root, or renamed in it) is worse off with parcel on Linux (v2.6,
+// InotifyBackend::handleSubscription): for the moved folder it forgets its watch without removing it,
+// and it keeps the watches of the folders below under their old paths, so that a change made there
+// afterwards is reported as one inside the root (a change of whatever took that name), and every
+// folder moved out leaves its watches behind. parcel cannot remove one folder's watches, so when a
+// folder the index knew went away, or is another one now, every subscription is dropped, which closes
+// parcel's inotify instance and every watch with it (unless another subscription in this process keeps
+// that instance open: then the moved folder's own watch stays, though it reports nothing), and the
+// root is subscribed anew, then walked whole for the files that came, went or changed meanwhile (the
+// events parcel had not handed over yet are dropped with the subscription): the cost of a start, per
+// flush that moved folders. parcel reports a move and a deletion alike, but a deletion
+// (which leaves no watch behind) also reports everything below the folder: then none of this is needed.
 import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import parcelWatcher, { type AsyncSubscription } from '@parcel/watcher';
-import type { FileIndex } from './file-index.js';
+import { folderId, type FileIndex } from './file-index.js';
 import { Folder, SKIPPED_DIRS } from './folder.js';
 
 export interface FolderChanges {
@@ -63,6 +76,11 @@ export class FolderWatcher {
     private readonly index: FileIndex,
     private readonly opts: WatchOptions,
   ) {}
+
+  /** The parcel subscriptions held: the root's, and those of folders that arrived with subfolders. */
+  get subscriptions(): number {
+    return (this.main ? 1 : 0) + this.extras.size;
+  }
 
   /** Starts watching; resolves once the folder is watched (its initial crawl is not a change). */
   async start(): Promise<void> {
@@ -139,21 +157,46 @@ export class FolderWatcher {
       // Without the list of paths, every resource that was there may have changed, or be back.
       return { updated: [...new Set([...before, ...after])], membership };
     }
-    // Folder or file: asked of the index before it changes (was there anything below?) and of the disk.
+    // Folder or file: asked of the index before it changes (was it a folder, which one?) and of the disk.
     const touched = new Set(paths);
-    const dirs: string[] = [];
+    let dirs: string[] = [];
     const files: string[] = [];
-    const wasDir = new Set(paths.filter((rel) => this.index.hasUnder(rel)));
+    const newDirs: [string, Stats][] = [];
+    /** Folders that went away (moved out, renamed, deleted). */
+    const gone: string[] = [];
+    /** Folders that are other ones now (moved in in their place): what is below them is another file, if by the same name. */
+    const replaced: string[] = [];
     for (const rel of paths) {
+      const was = this.index.folderAt(rel);
+      const wasDir = was !== undefined || this.index.hasUnder(rel);
       const st = await lstat(this.absolute(rel)).catch(() => undefined);
       const isDir = st?.isDirectory() ?? false;
-      if (isDir) await this.watchInside(rel, st!, touched);
-      if (isDir || wasDir.has(rel)) dirs.push(rel);
+      if (isDir && was !== undefined && was !== folderId(st!)) replaced.push(rel);
+      if (wasDir && !isDir) gone.push(rel);
+      if (isDir) newDirs.push([rel, st!]);
+      if (isDir || wasDir) dirs.push(rel);
       if (!isDir || this.index.has(rel)) files.push(rel);
     }
-    await this.dropGoneExtras(touched);
+    // Deleted, not moved: everything known below it was reported gone too (an empty folder cannot tell).
+    const deleted = (rel: string) => {
+      const below = [...this.index.under(rel), ...this.index.foldersUnder(rel)];
+      return below.length > 0 && below.every((r) => touched.has(r));
+    };
+    /** With the whole folder walked again: what each file was before (its size and mtime). */
+    let versions: Map<string, string | undefined> | undefined;
+    if (replaced.length > 0 || !gone.every(deleted)) {
+      // The watches parcel keeps for a folder that went (see the top of this file) go with every other;
+      // the fresh subscription watches every folder there is, and the walk of the whole folder after
+      // it sees what came, went or changed meanwhile.
+      versions = new Map(this.index.list().map((rel) => [rel, this.index.version(rel)]));
+      await this.resubscribe();
+      dirs = [''];
+    } else {
+      for (const [rel, st] of newDirs) await this.watchInside(rel, st, touched);
+      await this.dropGoneExtras(touched);
+    }
 
-    const updated = new Set<string>();
+    const updated = new Set<string>(replaced.flatMap((rel) => this.index.under(rel)));
     const membership: string[] = [];
     const checked = new Set<string>();
     const recheck = async (rel: string) => {
@@ -168,6 +211,8 @@ export class FolderWatcher {
       membership.push(...changed);
       for (const rel of changed) updated.add(rel);
     }
+    for (const rel of replaced) for (const r of this.index.under(rel)) updated.add(r);
+    if (versions) for (const [rel, version] of versions) if (this.index.has(rel) && this.index.version(rel) !== version) updated.add(rel);
     for (const rel of files) await recheck(rel);
     // A symlink reads as its target, and no event names it when only the target changes.
     for (const rel of [...updated, ...files]) {
@@ -225,23 +270,26 @@ export class FolderWatcher {
 
   /**
    * A fresh subscription for the root: a fresh crawl, every folder watched, so the extra ones can go.
-   * Unless parcel could not drop the old one whole (see `unsubscribe`): then it keeps its old view of
-   * the folder for the new one too, and the extra subscriptions stay.
+   * They go first: with no subscription left, parcel closes its inotify instance, and the watches it
+   * lost track of (folders moved out) go with it. Unless parcel could not drop the old one whole (see
+   * `unsubscribe`): then it keeps its old view of the folder for the new one too, and the extra
+   * subscriptions stay. Changes made while no subscription is there are not reported: the callers walk
+   * the folder afterwards.
    */
   private async resubscribe(): Promise<void> {
     const old = this.main;
     this.main = undefined;
     const clean = old === undefined || (await this.unsubscribe(old));
+    if (clean) {
+      const extras = [...this.extras.values()];
+      this.extras.clear();
+      for (const extra of extras) await this.unsubscribe(extra.sub);
+    }
     try {
       this.main = await this.subscribe(this.folder.root);
     } catch (err) {
       this.opts.onError(explained(err));
-      return;
     }
-    if (!clean) return;
-    const extras = [...this.extras.values()];
-    this.extras.clear();
-    for (const extra of extras) await this.unsubscribe(extra.sub);
   }
 
   /** Whether parcel dropped the subscription whole. */
