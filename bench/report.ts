@@ -378,13 +378,13 @@ export function renderMarkdown(res: Results): string {
 }
 
 function scalingSection(sc: ScalingResult): string[] {
-  const head = '## scaling: instances sharing sessions through one Redis, every POST to the next instance';
+  const head = '## scaling: instances sharing sessions through one Redis, every POST to the next instance (round-robin) or to its session\'s instance';
   if (sc.skipped) return [head, `Not run: ${sc.skipped}.`];
   const share = sc.rows[0]?.cpuShare ?? NaN;
   return [
     head,
     `/mcp, ${sc.rows[0]?.clients ?? '—'} clients, each instance capped to ${fmt(share * 100)}% of one core (CPU cgroup) on the server core; redis-server on the load generator's core. ` +
-      `Two instances over one: **${sc.twoOverOne ?? '—'}×** (target ≥ 1.8×). One instance on Redis over one in memory: **${sc.redisOverMemory ?? '—'}×**. ` +
+      `Two instances over one: **${sc.twoOverOne ?? '—'}×** (target ≥ 1.8×); with each session's requests sent to one instance (by Mcp-Session-Id): ${sc.bySessionOverOne ?? '—'}×. One instance on Redis over one in memory: **${sc.redisOverMemory ?? '—'}×**. ` +
       `Each configuration shows its best of ${Math.max(...(sc.passes ?? []).map((p) => p.pass), 1)} passes (every pass is in the JSON).`,
     table(
       ['configuration', 'calls/s', 'p50 ms', 'p99 ms', 'errors', 'server µs/call', 'server CPU', 'load-gen CPU', 'Redis µs/call', 'Redis commands/call (in scripts too)'],

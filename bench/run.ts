@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     );
     nextPort += 20;
     if (results.scaling.skipped) log(`scaling: not run (${results.scaling.skipped})`);
-    else log(`scaling: two instances over one ${results.scaling.twoOverOne}×, Redis over memory ${results.scaling.redisOverMemory}×`);
+    else log(`scaling: two instances over one ${results.scaling.twoOverOne}× (by session ${results.scaling.bySessionOverOne}×), Redis over memory ${results.scaling.redisOverMemory}×`);
   }
   if (!only || only.has('sessions')) {
     const holders = quick ? [...SERVERS.filter((i) => !i.id.startsWith('sdk-')), HIBERNATING] : [...SERVERS, HIBERNATING];

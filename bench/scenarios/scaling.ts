@@ -1,10 +1,12 @@
 // scaling: mcpwire instances each capped to the same share of one core (a CPU cgroup), /mcp, 16
 // clients whose every POST goes to the next instance (undici's BalancedPool: a round-robin balancer,
-// no stickiness). Three configurations: one instance in memory, one instance on Redis (what Redis
-// costs), and two instances on one Redis (how far a second instance takes throughput).
+// no stickiness). Four configurations: one instance in memory, one instance on Redis (what Redis
+// costs), two instances on one Redis (how far a second instance takes throughput), and the same two
+// behind a balancer that sends each session's requests to one instance (hashing Mcp-Session-Id, as
+// nginx's `hash` can): never needed, but what it saves shows what a hand-off between instances costs.
 import { spawn } from 'node:child_process';
 import { createClient } from 'redis';
-import { BalancedPool } from 'undici';
+import { BalancedPool, Dispatcher, Pool } from 'undici';
 import { cpuCap, type CpuCap } from '../cgroup.js';
 import { clustered, SERVERS, type Impl } from '../impls.js';
 import { freePort, LOADGEN_CPU, startServer, type RunningServer } from '../proc.js';
@@ -14,7 +16,7 @@ import { CpuWindow, sleep } from './common.js';
 
 export interface ScalingRow extends RpcResult {
   pass: number;
-  config: 'memory, 1 instance' | 'redis, 1 instance' | 'redis, 2 instances';
+  config: 'memory, 1 instance' | 'redis, 1 instance' | 'redis, 2 instances' | 'redis, 2 instances, by session';
   instances: number;
   /** Share of one core each instance may use. */
   cpuShare: number;
@@ -30,6 +32,8 @@ export interface ScalingResult {
   passes: ScalingRow[];
   /** calls/s of two Redis instances over one. */
   twoOverOne?: number;
+  /** The same, each session's requests sent to one instance. */
+  bySessionOverOne?: number;
   /** calls/s of one Redis instance over one in memory. */
   redisOverMemory?: number;
   skipped?: string;
@@ -71,6 +75,7 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
         { config: 'memory, 1 instance', impls: [memory] },
         { config: 'redis, 1 instance', impls: [clustered(redis.url, `bench${pass}-1:`)] },
         { config: 'redis, 2 instances', impls: [clustered(redis.url, `bench${pass}-2:`), clustered(redis.url, `bench${pass}-2:`)] },
+        { config: 'redis, 2 instances, by session', impls: [clustered(redis.url, `bench${pass}-3:`), clustered(redis.url, `bench${pass}-3:`)] },
       ];
       for (const { config, impls } of pass % 2 === 1 ? configs : configs.reverse()) {
         const servers: RunningServer[] = [];
@@ -82,7 +87,8 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
             servers.push(server);
           }
           const origins = servers.map((s) => `http://127.0.0.1:${s.port}`);
-          const post = new BalancedPool(origins, { connections: plan.clients, pipelining: 1, keepAliveTimeout: 600_000 });
+          const pool = { connections: plan.clients, pipelining: 1, keepAliveTimeout: 600_000 };
+          const post = config.endsWith('by session') ? new BySession(origins.map((o) => new Pool(o, pool))) : new BalancedPool(origins, pool);
           const endpoint = {
             server: servers[0]!,
             wire: 'mcp' as const,
@@ -114,7 +120,48 @@ export async function runScaling(plan: ScalingPlan, log: (msg: string) => void):
   rows.sort((a, b) => a.instances - b.instances || a.config.localeCompare(b.config));
   const rate = (c: ScalingRow['config']) => rows.find((r) => r.config === c)?.callsPerS;
   const ratio = (a?: number, b?: number) => (a && b ? round2(a / b) : undefined);
-  return { rows, passes, twoOverOne: ratio(rate('redis, 2 instances'), rate('redis, 1 instance')), redisOverMemory: ratio(rate('redis, 1 instance'), rate('memory, 1 instance')) };
+  return {
+    rows,
+    passes,
+    twoOverOne: ratio(rate('redis, 2 instances'), rate('redis, 1 instance')),
+    bySessionOverOne: ratio(rate('redis, 2 instances, by session'), rate('redis, 1 instance')),
+    redisOverMemory: ratio(rate('redis, 1 instance'), rate('memory, 1 instance')),
+  };
+}
+
+/**
+ * A balancer that sends every request of a session to the instance that answered its initialize (new
+ * sessions go round-robin): session affinity by Mcp-Session-Id, as a hashing proxy gives.
+ */
+class BySession extends Dispatcher {
+  private readonly instanceOf = new Map<string, Pool>();
+  private next = 0;
+
+  constructor(private readonly pools: Pool[]) {
+    super();
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const sid = (opts.headers as Record<string, string> | undefined)?.['mcp-session-id'];
+    const known = sid === undefined ? undefined : this.instanceOf.get(sid);
+    if (known) return known.dispatch(opts, handler);
+    const pool = this.pools[this.next++ % this.pools.length]!;
+    const learn: Dispatcher.DispatchHandler = Object.create(handler);
+    learn.onResponseStart = (controller, status, headers, message) => {
+      const id = headers['mcp-session-id'];
+      if (typeof id === 'string') this.instanceOf.set(id, pool);
+      handler.onResponseStart?.(controller, status, headers, message);
+    };
+    return pool.dispatch(opts, learn);
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.close()));
+  }
+
+  override async destroy(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.destroy()));
+  }
 }
 
 /** redis-server's CPU and command count over the measured window. */
