@@ -1,6 +1,6 @@
 // Plumbing for the `mcpwire serve` tests: a scratch folder, the real server on it, and SDK clients
 // that record the notifications they get.
-import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -54,6 +54,35 @@ export async function notifiedClient(url: string, wire: WireName, headers?: Reco
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void got.updated.push({ uri: n.params.uri, at: Date.now() }));
   client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void got.listChanged.push(Date.now()));
   return { client, got };
+}
+
+/** The file resources `resources/list` gives (the system:// ones left out). */
+export async function fileUris(client: Client): Promise<string[]> {
+  return (await client.listResources()).resources.map((r) => r.uri).filter((u) => u.startsWith('file:'));
+}
+
+/** Polls `resources/list` (its file URIs) until `ok` holds of it; fails after 5 s, saying what was listed. */
+export async function untilListed(client: Client, ok: (list: string[]) => boolean, what: string): Promise<void> {
+  const end = Date.now() + 5_000;
+  for (;;) {
+    const list = await fileUris(client);
+    if (ok(list)) return;
+    if (Date.now() >= end) throw new Error(`${what}: not after 5 s (listed: ${list.join(' ')})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The inotify watches this process holds (Linux), or undefined where there is no /proc to ask. */
+export async function inotifyWatches(): Promise<number | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  let n = 0;
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (!target.includes('inotify')) continue;
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    n += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+  }
+  return n;
 }
 
 /** Debian's chromium (CI installs it), headless, for the dashboard's page. */

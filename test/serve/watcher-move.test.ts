@@ -3,7 +3,7 @@
 // list as a deleted one would, its watches must go, and what is done in it afterwards must reach no one,
 // not even as a change of whatever took its name. A folder moved in is followed, subfolders included.
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,22 +12,7 @@ import { Folder } from '../../src/serve/folder.js';
 import type { FolderServer } from '../../src/serve/serve-folder.js';
 import { FolderWatcher, type FolderChanges } from '../../src/serve/watcher.js';
 import { waitFor } from '../helpers.js';
-import { makeRoot, notifiedClient, put, removeRoot, startFolder, type Received } from './helpers.js';
-
-/** The inotify watches this process holds (Linux), or undefined where there is no /proc to ask. */
-async function inotifyWatches(): Promise<number | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  let n = 0;
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (!target.includes('inotify')) continue;
-    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
-    n += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
-  }
-  return n;
-}
-
-const fileUris = async (client: Client) => (await client.listResources()).resources.map((r) => r.uri).filter((u) => u.startsWith('file:'));
+import { fileUris, inotifyWatches, makeRoot, notifiedClient, put, removeRoot, startFolder, untilListed, type Received } from './helpers.js';
 
 describe('a folder moved out of the served folder, seen by an SDK client', () => {
   let root: string;
@@ -48,16 +33,6 @@ describe('a folder moved out of the served folder, seen by an SDK client', () =>
     await removeRoot(outside);
   });
 
-  async function untilListed(ok: (list: string[]) => boolean, what: string): Promise<void> {
-    const end = Date.now() + 5_000;
-    for (;;) {
-      const list = await fileUris(client);
-      if (ok(list)) return;
-      assert.ok(Date.now() < end, `${what}: not after 5 s (listed: ${list.join(' ')})`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
   /** Subscribes to `rel`, changes it, and waits for its update. */
   async function changeNotifies(rel: string): Promise<void> {
     const uri = `file:///${rel}`;
@@ -72,7 +47,7 @@ describe('a folder moved out of the served folder, seen by an SDK client', () =>
     const updates = got.updated.length;
     const listChanges = got.listChanged.length;
     await rename(join(root, 'sub'), join(outside, 'moved'));
-    await untilListed((list) => !list.some((u) => u.startsWith('file:///sub/')), 'the moved-out files gone');
+    await untilListed(client, (list) => !list.some((u) => u.startsWith('file:///sub/')), 'the moved-out files gone');
     await waitFor(
       () => ['file:///sub/a.txt', 'file:///sub/deep/er/b.txt'].every((uri) => got.updated.slice(updates).some((u) => u.uri === uri)),
       5_000,
@@ -87,7 +62,7 @@ describe('a folder moved out of the served folder, seen by an SDK client', () =>
     let from = got.updated.length;
     await put(root, 'sub/deep/er/b.txt', 'new\n');
     await waitFor(() => got.updated.slice(from).some((u) => u.uri === 'file:///sub/deep/er/b.txt'), 5_000, 'the new b.txt');
-    await untilListed((list) => list.includes('file:///sub/deep/er/b.txt'), 'the new b.txt listed');
+    await untilListed(client, (list) => list.includes('file:///sub/deep/er/b.txt'), 'the new b.txt listed');
     // Two changes inside the root, each waited for: every notification the writes before them cause is in by then.
     await changeNotifies('keep.txt');
     await changeNotifies('keep.txt');
@@ -112,7 +87,7 @@ describe('a folder moved out of the served folder, seen by an SDK client', () =>
   test('a folder moved in from outside: its files appear, and a change deep inside notifies', async () => {
     const listChanges = got.listChanged.length;
     await rename(join(outside, 'fresh'), join(root, 'fresh'));
-    await untilListed((list) => list.includes('file:///fresh/n/o/h.txt') && list.includes('file:///fresh/top.txt'), 'the moved-in files listed');
+    await untilListed(client, (list) => list.includes('file:///fresh/n/o/h.txt') && list.includes('file:///fresh/top.txt'), 'the moved-in files listed');
     await waitFor(() => got.listChanged.length > listChanges, 5_000, 'resources/list_changed');
     await changeNotifies('fresh/n/o/h.txt');
   });

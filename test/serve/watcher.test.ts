@@ -3,29 +3,14 @@
 // reaches the subscriber, and past the inotify limit the server says so and still serves.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FolderServer } from '../../src/serve/serve-folder.js';
-import { connectClient, sleep, waitFor } from '../helpers.js';
-import { makeRoot, notifiedClient, put, removeRoot, startFolder, type Received } from './helpers.js';
-
-/** The inotify watches this process holds (Linux), or undefined where there is no /proc to ask. */
-async function inotifyWatches(): Promise<number | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  let n = 0;
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (!target.includes('inotify')) continue;
-    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
-    n += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
-  }
-  return n;
-}
-
-const uris = async (client: Client) => (await client.listResources()).resources.map((r) => r.uri);
+import { connectClient, waitFor } from '../helpers.js';
+import { fileUris, inotifyWatches, makeRoot, notifiedClient, put, removeRoot, startFolder, untilListed, type Received } from './helpers.js';
 
 describe('watching a folder of many files in few folders', () => {
   const LEAVES = 30;
@@ -106,18 +91,10 @@ describe('folders that move', () => {
     await removeRoot(outside);
   });
 
-  /** Polls resources/list until `ok` holds of it. */
-  async function untilListed(ok: (list: string[]) => boolean, what: string): Promise<void> {
-    for (let i = 0; !ok(await uris(client)); i++) {
-      assert.ok(i < 100, `${what}: not after 5 s`);
-      await sleep(50);
-    }
-  }
-
   /** Waits for the file to be listed, subscribes, changes it, and waits for the update. */
   async function changeNotifies(rel: string): Promise<void> {
     const uri = `file:///${rel}`;
-    await untilListed((list) => list.includes(uri), `${uri} listed`);
+    await untilListed(client, (list) => list.includes(uri), `${uri} listed`);
     await client.subscribeResource({ uri });
     const before = got.updated.length;
     await writeFile(join(root, rel), `changed at ${Date.now()}\n`);
@@ -132,7 +109,7 @@ describe('folders that move', () => {
 
   test('a folder renamed, with subfolders: a change deep inside, under the new name, notifies', async () => {
     await rename(join(root, 'x'), join(root, 'y'));
-    await untilListed((list) => !list.includes('file:///x/sub/deep/g.txt'), 'the old name gone');
+    await untilListed(client, (list) => !list.includes('file:///x/sub/deep/g.txt'), 'the old name gone');
     await changeNotifies('y/sub/deep/g.txt');
   });
 
@@ -147,15 +124,15 @@ describe('folders that move', () => {
 
   test('a folder moved out: its files leave the list; one moved back in is followed again', async () => {
     await rename(join(root, 'm'), join(outside, 'm2'));
-    await untilListed((list) => !list.some((u) => u.startsWith('file:///m/')), 'the moved-out files gone');
+    await untilListed(client, (list) => !list.some((u) => u.startsWith('file:///m/')), 'the moved-out files gone');
     await rename(join(outside, 'm2'), join(root, 'm3'));
     await changeNotifies('m3/n/o/h.txt');
   });
 
   test('a deleted folder takes its files off the list', async () => {
     await rm(join(root, 'p'), { recursive: true });
-    await untilListed((list) => !list.some((u) => u.startsWith('file:///p/')), 'the deleted files gone');
-    assert.ok((await uris(client)).includes('file:///keep.txt'));
+    await untilListed(client, (list) => !list.some((u) => u.startsWith('file:///p/')), 'the deleted files gone');
+    assert.ok((await fileUris(client)).includes('file:///keep.txt'));
   });
 });
 
@@ -190,7 +167,7 @@ describe('past the inotify watch limit', () => {
       assert.match(out, /inotify watch limit/);
       const client = await connectClient(url, 'mcp');
       try {
-        assert.equal((await uris(client)).filter((u) => u.startsWith('file:')).length, 60);
+        assert.equal((await fileUris(client)).length, 60);
       } finally {
         await client.close();
       }
