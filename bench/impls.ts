@@ -44,6 +44,9 @@ export const HIBERNATING = benchServer('mcpwire-hibernate', 'mcpwire, hibernateA
 export const clustered = (redisUrl: string, prefix: string): Impl =>
   benchServer('mcpwire-redis', 'mcpwire --redis', ['mcp'], 'mcpwire', ['--redis', redisUrl, '--redis-prefix', prefix]);
 
+/** Fanout only: mcpwire notifying through each session's SDK server, as the SDK's transports must. */
+export const SDK_NOTIFY = benchServer('mcpwire-sdk-notify', 'mcpwire, notification() of each session\'s SDK server', ['sse', 'mcp'], 'mcpwire', ['--fanout', 'sdk']);
+
 /** Diagnostic, rpc only: mcpwire's engine with canned replies, no SDK server behind the session. */
 export const CANNED = benchServer('mcpwire-canned', 'mcpwire engine, canned replies (no SDK server)', ['sse', 'mcp']);
 

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { writeChart } from './chart.js';
-import { CANNED, GATEWAYS, HIBERNATING, ROOT, SERVERS, SUPERGATEWAY, type Impl } from './impls.js';
+import { CANNED, GATEWAYS, HIBERNATING, ROOT, SDK_NOTIFY, SERVERS, SUPERGATEWAY, type Impl } from './impls.js';
 import type { WireName } from './load/session.js';
 import { ephemeralRange, freePort, loadAverage, pinSelf, SERVER_CPU, startServer, waitForQuiet, type RunningServer } from './proc.js';
 import { renderMarkdown, type Results, type Row } from './report.js';
@@ -155,8 +155,9 @@ async function main(): Promise<void> {
     }
   }
   if (!only || only.has('fanout')) {
+    const impls = quick ? [...SERVERS] : [...SERVERS, SDK_NOTIFY];
     for (let pass = 0; pass < PLAN.passes; pass++) {
-      await each(pass % 2 ? [...SERVERS].reverse() : SERVERS, results.fanoutPasses, `fanout pass ${pass + 1}`, (impl, wire) =>
+      await each(pass % 2 ? [...impls].reverse() : impls, results.fanoutPasses, `fanout pass ${pass + 1}`, (impl, wire) =>
         withServer(impl, wire, async (e) => [{ pass: pass + 1, ...(await runFanout(e, PLAN.fanout.sessions, PLAN.fanout.events, 60_000)) }]),
       );
     }

@@ -11,7 +11,9 @@ import { SessionManager } from './session/manager.js';
 import { newStats, type Stats } from './session/stats.js';
 import { Cluster } from './session/cluster.js';
 import { MAX_SUBSCRIPTIONS } from './session/subscription-limits.js';
+import { LOG_SEVERITY } from './store/change.js';
 import { MemoryBus, MemoryEventStore } from './store/memory.js';
+import type { ChangeEvent } from './store/types.js';
 import { RedisPort } from './store/redis-port.js';
 import { RedisBus } from './store/redis-bus.js';
 import { sharedSecret } from './backend/request-state.js';
@@ -36,6 +38,13 @@ export interface McpHandler {
   notifyResourceUpdated(uri: string, options?: AnnounceOptions): void | Promise<void>;
   /** Tells every initialized session that a list changed. */
   notifyListChanged(list: 'tools' | 'prompts' | 'resources', options?: AnnounceOptions): void | Promise<void>;
+  /**
+   * Sends a notification to every initialized session, on every instance, serialized once (not once
+   * per session's SDK server, and without waking hibernated ones). A log message
+   * (`notifications/message`) goes only to sessions whose `logging/setLevel` lets its level through.
+   * Throws a TypeError for what is not a notification.
+   */
+  broadcast(notification: { method: string; params?: Record<string, unknown> }, options?: AnnounceOptions): void | Promise<void>;
   health(): HealthReport;
   addHealthCheck(check: HealthCheck): void;
   addRoute(path: string, handler: RouteHandler, options?: { methods?: string[]; auth?: boolean }): void;
@@ -133,6 +142,7 @@ export function createHandler(options: McpWireOptions): McpHandler {
     options: opts,
     notifyResourceUpdated: (uri: string, o?: AnnounceOptions) => engine.publish({ kind: 'resource_updated', uri }, o?.once),
     notifyListChanged: (list: 'tools' | 'prompts' | 'resources', o?: AnnounceOptions) => engine.publish({ kind: `${list}_list_changed` }, o?.once),
+    broadcast: (n: { method: string; params?: Record<string, unknown> }, o?: AnnounceOptions) => engine.publish(broadcastEvent(n), o?.once),
     health: () => healthReport(engine, front.healthChecks),
     addHealthCheck: (check: HealthCheck) => front.healthChecks.push(check),
     addRoute: front.addRoute.bind(front),
@@ -149,6 +159,20 @@ export function createHandler(options: McpWireOptions): McpHandler {
     },
   });
   return handler;
+}
+
+/** A broadcast notification as a change event, or a TypeError saying why it is not one. */
+function broadcastEvent(n: { method: string; params?: Record<string, unknown> }): ChangeEvent {
+  const { method, params } = n as { method?: unknown; params?: unknown; id?: unknown };
+  if (typeof method !== 'string' || method === '') throw new TypeError('mcpwire broadcast: a notification needs a method');
+  if ('id' in n) throw new TypeError('mcpwire broadcast: a notification has no id (requests cannot be broadcast)');
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
+    throw new TypeError('mcpwire broadcast: params must be an object');
+  }
+  if (method === 'notifications/message' && !LOG_SEVERITY.includes(String((params as { level?: unknown } | undefined)?.level))) {
+    throw new TypeError(`mcpwire broadcast: notifications/message needs params.level, one of ${LOG_SEVERITY.join(', ')}`);
+  }
+  return params === undefined ? { kind: 'notification', method } : { kind: 'notification', method, params: params as Record<string, unknown> };
 }
 
 export interface ServeOptions extends McpWireOptions {

@@ -1,6 +1,7 @@
 // The MCP server every implementation under test runs, one per session: `echo` and `broadcast`.
-// `broadcast` sends n numbered notifications, each stamped with its send time, to every live
-// session's server, so a fan-out costs the same SDK work whatever carries it. Written as README's
+// `broadcast` sends n numbered notifications, each stamped with its send time, to every session:
+// through each live session's SDK server (`notification()`, all an SDK transport offers), or through
+// the `broadcast` function given (mcpwire's, which serializes each once). Written as README's
 // "Memory per session" advises (schemas built once, Ajv only when used), which every SDK-based
 // implementation under test shares.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -12,7 +13,9 @@ const live = new Set<McpServer>();
 const ECHO_INPUT = { text: z.string() };
 const BROADCAST_INPUT = { n: z.number().int().min(1).max(100_000) };
 
-export function createBenchServer(): McpServer {
+type Notification = { method: string; params: Record<string, unknown> };
+
+export function createBenchServer(broadcast?: (n: Notification) => unknown): McpServer {
   const mcp = new McpServer({ name: 'mcpwire-bench', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} }, jsonSchemaValidator: lazyJsonSchemaValidator() });
   live.add(mcp);
   mcp.server.onclose = () => void live.delete(mcp);
@@ -27,8 +30,9 @@ export function createBenchServer(): McpServer {
     },
     async ({ n }) => {
       for (let seq = 1; seq <= n; seq++) {
-        const t = wallMs();
-        for (const s of live) void s.server.notification({ method: 'notifications/message', params: { level: 'info', data: { seq, t } } });
+        const n = { method: 'notifications/message', params: { level: 'info', data: { seq, t: wallMs() } } };
+        if (broadcast) void broadcast(n);
+        else for (const s of live) void s.server.notification(n);
         // Let sockets drain between rounds, as a real producer's event loop would.
         if (seq % 20 === 0) await new Promise((r) => setImmediate(r));
       }

@@ -7,6 +7,7 @@
 // `requestState`.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, type JSONRPCMessage, type RequestId } from '../jsonrpc.js';
+import { LOG_SEVERITY } from '../store/change.js';
 import type { ChangeEvent } from '../store/types.js';
 import { META, ModernErrorCode, type ModernRequest } from '../wire/era.js';
 import { digestOf, nestedDeeper, type RequestStateSigner, type StateBinding } from './request-state.js';
@@ -61,7 +62,7 @@ const INPUT_CAPABILITY: Record<string, 'elicitation' | 'sampling' | 'roots'> = {
   'sampling/createMessage': 'sampling',
   'roots/list': 'roots',
 };
-const CHANGES: Record<string, ChangeEvent['kind']> = {
+const CHANGES: Record<string, Exclude<ChangeEvent['kind'], 'notification'>> = {
   'notifications/tools/list_changed': 'tools_list_changed',
   'notifications/prompts/list_changed': 'prompts_list_changed',
   'notifications/resources/list_changed': 'resources_list_changed',
@@ -71,7 +72,6 @@ const CHANGES: Record<string, ChangeEvent['kind']> = {
 const MAX_INPUT_REQUESTS = 100;
 /** How deep the client's answers may nest (far more than any elicitation or sampling result needs). */
 const MAX_ANSWER_DEPTH = 256;
-const SEVERITY = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 export type Msg = { jsonrpc: '2.0'; id?: RequestId; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
 
@@ -186,7 +186,7 @@ export class StatelessRun {
     }
     const level = request.meta.logLevel;
     if (level !== undefined) {
-      this.logLevel = SEVERITY.indexOf(level);
+      this.logLevel = LOG_SEVERITY.indexOf(level);
       if (this.description?.capabilities.logging) {
         backend.receive({ jsonrpc: '2.0', id: `${this.prefix}level`, method: 'logging/setLevel', params: { level } } as JSONRPCMessage, this.o.extra);
       }
@@ -362,7 +362,7 @@ export class StatelessRun {
     }
     if (m.method === 'notifications/message') {
       // Without a log level the client asked for no log messages at all (2026-07-28).
-      if (this.logLevel >= 0 && SEVERITY.indexOf(String(m.params?.level)) >= this.logLevel) this.notify(m as JSONRPCMessage);
+      if (this.logLevel >= 0 && LOG_SEVERITY.indexOf(String(m.params?.level)) >= this.logLevel) this.notify(m as JSONRPCMessage);
     }
   }
 

@@ -8,6 +8,7 @@ import type { ParsedMessage } from '../jsonrpc.js';
 import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INBOX_DONE, INGRESS, RECORD, RELEASE, TOUCH } from '../store/redis-scripts.js';
 import type { RedisPort } from '../store/redis-port.js';
 import { INITIAL_CURSOR, parseEntries, RedisEventStore, RedisKeys, requestKey, type Entry, type RedisLogSettings } from '../store/redis.js';
+import { broadcastLogLevel, changeNotification, levelPasses } from '../store/change.js';
 import type { ChangeEvent } from '../store/types.js';
 import type { ClusteredSession } from './clustered-session.js';
 import type { Stats } from './stats.js';
@@ -50,13 +51,6 @@ export type SessionRecord = Record<string, string>;
 
 /** How long the name of a change announced once stays claimed: longer than instances can lag behind each other. */
 const ANNOUNCED_TTL_MS = 60_000;
-
-const CHANGE_METHOD: Record<ChangeEvent['kind'], string> = {
-  resource_updated: 'notifications/resources/updated',
-  tools_list_changed: 'notifications/tools/list_changed',
-  prompts_list_changed: 'notifications/prompts/list_changed',
-  resources_list_changed: 'notifications/resources/list_changed',
-};
 
 /**
  * What instances write to Redis (keys, record fields, entries, scripts' contracts). Bumped whenever an
@@ -386,20 +380,20 @@ export class Cluster {
    * stream of every session it concerns, hibernated or not, whichever instance owns it.
    */
   async fanOut(event: ChangeEvent): Promise<void> {
-    const method = CHANGE_METHOD[event.kind];
-    const data = JSON.stringify(event.kind === 'resource_updated' ? { jsonrpc: '2.0', method, params: { uri: event.uri } } : { jsonrpc: '2.0', method });
+    const data = JSON.stringify(changeNotification(event));
     let targets: string[];
     if (event.kind === 'resource_updated') {
       targets = await this.port.command<string[]>(['SMEMBERS', this.keys.subscriptionPrefix() + sha1(event.uri)]);
     } else {
+      const level = broadcastLogLevel(event);
       const sids = await this.port.command<string[]>(['ZRANGE', this.keys.index(), '0', '-1']);
-      const wires = await Promise.all(sids.map((sid) => this.port.command<Array<string | null>>(['HMGET', this.keys.session(sid), 'w', 'pv'])));
+      const records = await Promise.all(sids.map((sid) => this.port.command<Array<string | null>>(['HMGET', this.keys.session(sid), 'w', 'pv', 'll'])));
       targets = sids.flatMap((sid, i) => {
-        const [wire, pv] = wires[i] ?? [];
-        return wire && pv ? [`${sid}|${wire === 'legacy' ? 'l' : 'g'}`] : [];
+        const [wire, pv, logLevel] = records[i] ?? [];
+        return wire && pv && levelPasses(level, logLevel) ? [`${sid}|${wire === 'legacy' ? 'l' : 'g'}`] : [];
       });
       // Sessions whose keys expired (their owner died and nobody touched them since) leave the index here.
-      const gone = sids.filter((_sid, i) => !wires[i]?.[0]);
+      const gone = sids.filter((_sid, i) => !records[i]?.[0]);
       if (gone.length > 0) await this.port.command(['ZREM', this.keys.index(), ...gone]);
     }
     await Promise.all(

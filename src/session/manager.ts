@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BackendFactory, InboundExtra, SessionContext, Wire } from '../backend/types.js';
 import { PrincipalCounts } from '../principal.js';
+import { broadcastLogLevel, changeNotification, levelPasses } from '../store/change.js';
 import type { Bus, ChangeEvent, EventStore } from '../store/types.js';
 import type { Cluster } from './cluster.js';
 import { ClusteredSession } from './clustered-session.js';
@@ -40,13 +41,6 @@ export type EngineEvent =
   | { type: 'session-opened'; sessionId: string; wire: Wire }
   | { type: 'session-ended'; sessionId: string; wire: Wire; reason: string }
   | { type: 'change'; change: ChangeEvent; sessionIds: string[] };
-
-const NOTIFICATION_METHOD: Record<ChangeEvent['kind'], string> = {
-  resource_updated: 'notifications/resources/updated',
-  tools_list_changed: 'notifications/tools/list_changed',
-  prompts_list_changed: 'notifications/prompts/list_changed',
-  resources_list_changed: 'notifications/resources/list_changed',
-};
 
 export class SessionManager {
   readonly sessions = new Map<string, Session>();
@@ -161,6 +155,8 @@ export class SessionManager {
     if (!cluster) return this.opts.bus.publish(event);
     if (once !== undefined) return cluster.claim(once).then((first) => (first ? this.publish(event) : undefined));
     if (this.watchers.size > 0) this.emit({ type: 'change', change: event, sessionIds: [] });
+    // The bus carries changes to listen streams, which take no broadcast notifications.
+    if (event.kind === 'notification') return cluster.fanOut(event);
     return Promise.all([cluster.fanOut(event), this.opts.bus.publish(event)]).then(() => {});
   }
 
@@ -175,16 +171,16 @@ export class SessionManager {
   }
 
   private deliverChange(event: ChangeEvent): void {
-    const method = NOTIFICATION_METHOD[event.kind];
-    const message =
-      event.kind === 'resource_updated'
-        ? { jsonrpc: '2.0' as const, method, params: { uri: event.uri } }
-        : { jsonrpc: '2.0' as const, method };
+    const message = changeNotification(event);
+    // Serialized once for every session it goes to.
+    const data = JSON.stringify(message);
+    const level = broadcastLogLevel(event);
     const delivered: string[] | undefined = this.watchers.size > 0 ? [] : undefined;
     for (const s of this.sessions.values()) {
       if (s.protocolVersion === undefined) continue; // not initialized yet
       if (event.kind === 'resource_updated' && !s.subscriptions.has(event.uri)) continue;
-      void s.send(message);
+      if (!levelPasses(level, s.logLevel)) continue;
+      void s.send(message, undefined, data);
       delivered?.push(s.id);
     }
     if (delivered) this.emit({ type: 'change', change: event, sessionIds: delivered });

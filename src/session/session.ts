@@ -359,7 +359,8 @@ export class Session {
 
   // ── server → client ──────────────────────────────────────────────────────────────────────────
 
-  send(message: JSONRPCMessage, relatedRequestId?: RequestId): void | Promise<void> {
+  /** `data` is `message` already serialized (a broadcast, serialized once for every session). */
+  send(message: JSONRPCMessage, relatedRequestId?: RequestId, data?: string): void | Promise<void> {
     if (this.ended) return;
     const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown>; params?: { requestId?: RequestId } };
     const responseId = m.method === undefined && m.id !== undefined ? m.id : undefined;
@@ -384,7 +385,7 @@ export class Session {
     } else {
       stream = this.standalone(GET_TAG);
     }
-    const data = JSON.stringify(message);
+    data ??= JSON.stringify(message);
     this.deps.stats.messagesOut++;
     this.deps.stats.bytesOut += data.length;
     const last = responseId !== undefined && --stream.unanswered === 0 && stream.tag.startsWith('r.');

@@ -46,10 +46,14 @@ export interface EventStore {
   open(sessionId: string, tag: string): StreamLog;
 }
 
-/** A resource or list change, published once and delivered to every session and listener it concerns. */
+/**
+ * A resource or list change, published once and delivered to every session and listener it concerns;
+ * or a notification broadcast to every initialized session (listen streams of 2026-07-28 take only changes).
+ */
 export type ChangeEvent =
   | { kind: 'resource_updated'; uri: string }
-  | { kind: 'tools_list_changed' | 'prompts_list_changed' | 'resources_list_changed' };
+  | { kind: 'tools_list_changed' | 'prompts_list_changed' | 'resources_list_changed' }
+  | { kind: 'notification'; method: string; params?: Record<string, unknown> };
 
 export interface Bus {
   publish(event: ChangeEvent): MaybePromise<void>;

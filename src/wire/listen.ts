@@ -7,6 +7,7 @@ import type { RequestId } from '../jsonrpc.js';
 import { PrincipalCounts } from '../principal.js';
 import { SseConnection, type SseConnections } from '../session/sse-writer.js';
 import { MAX_SUBSCRIBED_CHARS } from '../session/subscription-limits.js';
+import { changeMethod } from '../store/change.js';
 import type { Bus, ChangeEvent } from '../store/types.js';
 import { META } from './era.js';
 
@@ -37,13 +38,6 @@ export interface ListenStream {
   /** Called once when the stream is gone, however it went (releases its backend). */
   released: () => void;
 }
-
-const METHOD: Record<ChangeEvent['kind'], string> = {
-  tools_list_changed: 'notifications/tools/list_changed',
-  prompts_list_changed: 'notifications/prompts/list_changed',
-  resources_list_changed: 'notifications/resources/list_changed',
-  resource_updated: 'notifications/resources/updated',
-};
 
 /** Why a listen request's `notifications` cannot be taken, or the filter it asks for. */
 export function parseFilter(value: unknown, maxUris: number): ListenFilter | string {
@@ -160,7 +154,7 @@ export class ListenHub {
     if (!this.streams.has(s) || !wants(s, event)) return;
     const params: Record<string, unknown> = { _meta: { [META.subscriptionId]: s.id } };
     if (event.kind === 'resource_updated') params.uri = event.uri;
-    s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', method: METHOD[event.kind], params }));
+    s.conn.writeNamed('message', JSON.stringify({ jsonrpc: '2.0', method: changeMethod(event), params }));
   }
 
   /** Ends a listen the way the server ends one: its result, then the end of the stream. */
@@ -189,6 +183,9 @@ function wants(s: ListenStream, e: ChangeEvent): boolean {
     case 'resource_updated':
       if (s.uris.has(e.uri)) return true;
       for (const u of s.uris) if (covers(u, e.uri)) return true;
+      return false;
+    case 'notification':
+      // A broadcast is for sessions: a listen names the notifications it takes, and these are not among them.
       return false;
   }
 }

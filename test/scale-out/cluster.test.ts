@@ -623,6 +623,31 @@ describe('three instances behind a round-robin proxy', () => {
     });
   }
 
+  test('a broadcast from one instance reaches sessions held on all of them, as each session\'s log level allows', async () => {
+    const clients = await Promise.all([connectClient(proxy.url, 'mcp'), connectClient(proxy.url, 'sse'), connectClient(proxy.url, 'mcp'), connectClient(proxy.url, 'sse')]);
+    const logs = clients.map((c) => {
+      const got: string[] = [];
+      c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void got.push(`${n.params.level} ${String(n.params.data)}`));
+      return got;
+    });
+    // The first two ask for errors only; the level is in the session record, whichever instance broadcasts.
+    await clients[0]!.setLoggingLevel('error');
+    await clients[1]!.setLoggingLevel('error');
+    const owners = new Set(await Promise.all(clients.map((c) => {
+      const t = c.transport as { sessionId?: string; _endpoint?: URL };
+      return field(t.sessionId ?? t._endpoint!.searchParams.get('sessionId')!, '', 'own');
+    })));
+    assert.ok(owners.size >= 2, 'the sessions are owned by more than one instance');
+    const publisher = await connectClient(proxy.url, 'mcp');
+    await publisher.setLoggingLevel('emergency');
+    await publisher.callTool({ name: 'broadcast_log', arguments: { level: 'info', data: 'routine' } });
+    await publisher.callTool({ name: 'broadcast_log', arguments: { level: 'error', data: 'alarm' } });
+    await waitFor(() => logs.every((l, i) => l.length === (i < 2 ? 1 : 2)), 10_000, 'the broadcasts on every instance');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(logs, [['error alarm'], ['error alarm'], ['info routine', 'error alarm'], ['info routine', 'error alarm']]);
+    await Promise.all([...clients, publisher].map((c) => c.close()));
+  });
+
   test('a Redis restart: 503 (never 404) while it is down, no acknowledged message lost, recovery after', async () => {
     const sid = await rawSession(proxy.url);
     const acknowledged: number[] = [];

@@ -17,6 +17,14 @@ const createServer = () => {
     await server!.handler.notifyListChanged('resources');
     return { content: [{ type: 'text' as const, text: 'published' }] };
   });
+  mcp.registerTool(
+    'broadcast_log',
+    { description: 'Broadcasts a log message to every session', inputSchema: { level: z.enum(['info', 'error']), data: z.string() } },
+    async ({ level, data }) => {
+      await server!.handler.broadcast({ method: 'notifications/message', params: { level, data } });
+      return { content: [{ type: 'text' as const, text: 'broadcast' }] };
+    },
+  );
   // Which of this server object's calls this one is: the order in which the owner delivered them.
   let calls = 0;
   mcp.registerTool('seq', { description: 'Its position among this server object\'s seq calls', inputSchema: { text: z.string() } }, async ({ text }) => ({

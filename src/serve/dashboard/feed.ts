@@ -40,6 +40,7 @@ interface ChangeRow {
   at: number;
   kind: string;
   uri?: string;
+  method?: string;
   recipients: number;
   sessions: string[];
 }
@@ -49,6 +50,8 @@ interface ChangeRecord {
   at: number;
   kind: string;
   uri?: string;
+  /** A broadcast notification's method. */
+  method?: string;
   /** The engine's array of recipients' ids (not copied); `owners[i]` is `ids[i]`'s principal. */
   ids: readonly string[];
   owners: (string | undefined)[];
@@ -124,6 +127,7 @@ export class DashboardFeed {
         at: Date.now(),
         kind: e.change.kind,
         ...(e.change.kind === 'resource_updated' ? { uri: clip(e.change.uri, MAX_URI) } : {}),
+        ...(e.change.kind === 'notification' ? { method: clip(e.change.method, MAX_URI) } : {}),
         ids: e.sessionIds,
         owners: e.sessionIds.map((id) => (sessions.has(id) ? sessions.get(id)!.principal : this.owners.get(id))),
       };
@@ -246,5 +250,5 @@ function changeRow(r: ChangeRecord, principal: string | undefined): ChangeRow {
     recipients++;
     if (sessions.length < IDS_PER_CHANGE) sessions.push(short(r.ids[i]!));
   }
-  return { at: r.at, kind: r.kind, ...(r.uri !== undefined ? { uri: r.uri } : {}), recipients, sessions };
+  return { at: r.at, kind: r.kind, ...(r.uri !== undefined ? { uri: r.uri } : {}), ...(r.method !== undefined ? { method: r.method } : {}), recipients, sessions };
 }

@@ -49,6 +49,7 @@ const KIND = {
   resources_list_changed: 'resources list changed',
   tools_list_changed: 'tools list changed',
   prompts_list_changed: 'prompts list changed',
+  notification: 'broadcast',
 };
 
 /** @param {any} s */
@@ -103,7 +104,8 @@ function showSessions(sessions, total, now) {
 /** @param {any} row */
 function addChange(row) {
   const list = $('changes');
-  const what = row.uri ? [el('code', {}, [row.uri])] : [];
+  const named = row.uri ?? row.method;
+  const what = named ? [el('code', {}, [named])] : [];
   const who =
     row.recipients === 0
       ? [el('span', { class: 'dim' }, ['no session subscribed'])]
