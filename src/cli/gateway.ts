@@ -45,7 +45,9 @@ export function gatewayCommand(): Command {
     .description('serve a stdio MCP server over HTTP (/mcp, /sse): one process per session unless --shared')
     .usage('[options] -- <command> [args...]')
     .argument('<command>', 'the stdio MCP server to run (put -- before it)')
-    .argument('[args...]', 'its arguments');
+    .argument('[args...]', 'its arguments')
+    // Past the command, every word is the command's: `gateway node s.js --port 5` gives --port to s.js.
+    .passThroughOptions();
   cmd.addOption(new Option('--env <NAME=value>', "add to the server's environment (repeatable)").argParser(envPair));
   cmd.addOption(new Option('--cwd <dir>', 'working directory of the server').argParser(nonEmpty));
   cmd.option('--shared', 'one server process for every session (only for servers that keep no per-client state)');

@@ -10,7 +10,9 @@ import { serveCommand } from './serve.js';
 
 const program = new Command('mcpwire')
   .description('The Model Context Protocol over HTTP: every wire format on one port')
-  .version(VERSION);
+  .version(VERSION)
+  // Lets `gateway` leave everything after its command to that command (passThroughOptions).
+  .enablePositionalOptions();
 program.addCommand(serveCommand());
 program.addCommand(connectCommand());
 program.addCommand(gatewayCommand());

@@ -23,7 +23,7 @@ after(async () => {
 const tiny = ['--', TINY.command, ...TINY.args];
 
 async function whoami(url: string, sid: string) {
-  return JSON.parse(textOf((await post(url, call('who', 'whoami'), sid)).body)) as { pid: number; env: string | null; cwd: string };
+  return JSON.parse(textOf((await post(url, call('who', 'whoami'), sid)).body)) as { pid: number; env: string | null; cwd: string; args: string[] };
 }
 
 describe('mcpwire gateway (CLI)', () => {
@@ -39,6 +39,14 @@ describe('mcpwire gateway (CLI)', () => {
     const h = (await (await fetch(new URL('/health', gw.url))).json()) as Record<string, any>;
     assert.equal(h.children.mode, 'isolated');
     assert.equal(h.children.alive, 1);
+  });
+
+  test('without --, the words after the command are the command\'s, flags included', async () => {
+    const gw = await cli(['--shared', TINY.command, ...TINY.args, '--port', '5', '--shared', '--', 'x']);
+    const w = await whoami(gw.url, await openSession(gw.url));
+    assert.deepEqual(w.args, ['--port', '5', '--shared', '--', 'x']);
+    const h = (await (await fetch(new URL('/health', gw.url))).json()) as Record<string, any>;
+    assert.equal(h.children.mode, 'shared', 'the gateway kept its own --shared');
   });
 
   test('--max-sessions and --max-children refuse with 503 and say which limit', async () => {
