@@ -4,6 +4,7 @@
 // here with the exact code; it never reaches the 2025 machinery.
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode, type ParsedMessage, type RequestId } from '../jsonrpc.js';
+import { LOG_SEVERITY } from '../store/change.js';
 
 /** Revisions served statelessly; the same list is discover's `supportedVersions` and -32022's `supported`. */
 export const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'] as const;
@@ -60,11 +61,22 @@ export type Era =
   | { era: 'modern-notification' }
   | { era: 'refused'; status: number; code: number; message: string; id: RequestId | null; data?: unknown };
 
-const LOG_LEVELS = new Set(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
+const LOG_LEVELS = new Set(LOG_SEVERITY);
 
-/** A header value naming a modern revision: the 2026 dates and anything that sorts after them. */
-export function isModernVersion(v: string | undefined): boolean {
+/**
+ * A header value that may belong to a modern request: one sorting at or after 2026-07-28 ("v999.0.0"
+ * and "zzz" do). The body decides: with a 2026 `_meta` claim it is refused the 2026 way (-32022).
+ */
+export function mayBeModernVersion(v: string | undefined): boolean {
   return v !== undefined && v >= MODERN_PROTOCOL_VERSIONS[0];
+}
+
+/**
+ * A header value naming a modern revision on its own: 2026-07-28 or a later date. Without a `_meta`
+ * claim, anything else ("zzz") is an unsupported 2025 version: 400, as those revisions say.
+ */
+function isModernVersion(v: string | undefined): boolean {
+  return mayBeModernVersion(v) && /^\d{4}-\d{2}-\d{2}$/.test(v!);
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {

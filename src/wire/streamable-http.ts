@@ -5,7 +5,7 @@ import { batchesAllowed, ErrorCode, isInitializeRequest, type RequestId } from '
 import { GET_TAG, LEGACY_TAG, parseEventId, requestTag } from '../session/event-id.js';
 import type { ResumeFrom, Session } from '../session/session.js';
 import { JsonSink, SseConnection } from '../session/sse-writer.js';
-import { classify, isModernVersion } from './era.js';
+import { classify, mayBeModernVersion } from './era.js';
 import {
   accepts,
   inboundExtra,
@@ -26,7 +26,7 @@ export async function handlePost(ctx: WireContext): Promise<void> {
     return;
   }
   // A 2026-07-28 header is not refused before the body says which era the request belongs to.
-  const modernHeader = isModernVersion(req.headers['mcp-protocol-version'] as string | undefined);
+  const modernHeader = mayBeModernVersion(req.headers['mcp-protocol-version'] as string | undefined);
   if (!modernHeader && !protocolVersionOk(ctx)) return;
   const inbound = await readMessages(ctx);
   if (!inbound) return;

@@ -72,6 +72,8 @@ function cases(): Case[] {
     { name: 'POST /messages for an unknown session', path: `/messages?sessionId=${MARKER}`, headers: { 'Content-Type': 'application/json' }, body: ping, status: 404, code: -32001 },
     { name: 'POST /messages without sessionId', path: '/messages', headers: { 'Content-Type': 'application/json' }, body: ping, status: 400, code: -32000 },
     { name: 'unsupported MCP-Protocol-Version', path: '/mcp', headers: { ...withSession(), 'MCP-Protocol-Version': '1999-01-01' }, body: ping, status: 400, code: -32000 },
+    // Not a date: it sorts after 2026-07-28, yet names no revision, old or new.
+    { name: 'an MCP-Protocol-Version that is not a version', path: '/mcp', headers: { ...withSession(), 'MCP-Protocol-Version': 'zzz' }, body: ping, status: 400, code: -32000 },
     { name: 'a Last-Event-ID this server never issued', method: 'GET', path: '/mcp', headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': SESSION, 'Last-Event-ID': MARKER }, status: 400, code: -32000 },
     { name: 'a Last-Event-ID of a stream the session never had', method: 'GET', path: '/mcp', headers: { Accept: 'text/event-stream', 'Mcp-Session-Id': SESSION, 'Last-Event-ID': 'r.OTk5.3' }, status: 410, code: -32000 },
     { name: 'a legacy Last-Event-ID of an unknown session', method: 'GET', path: '/sse', headers: { Accept: 'text/event-stream', 'Last-Event-ID': `${MARKER}/l.3` }, status: 404, code: -32001 },
