@@ -79,14 +79,21 @@ export class Session {
 
   protected readonly streams = new Map<string, OutStream>();
   protected readonly pending = new Map<RequestId, OutStream>();
+  // The sets and maps below are empty in an idle session, and each costs ~150 bytes even empty: they
+  // are made when first needed (a hibernated session is plain data, and there may be 19,000 of them).
   /** Requests whose response is sent and on its way to the log: a cancellation comes too late. */
-  private readonly answering = new Set<RequestId>();
+  private answering: Set<RequestId> | undefined;
   private readonly finishedQueue: OutStream[] = [];
-  protected readonly recorded = new Map<RequestId, { method: string; params: Record<string, unknown> | undefined }>();
+  protected recorded: Map<RequestId, { method: string; params: Record<string, unknown> | undefined }> | undefined;
   /** Server→client requests still waiting for the client's answer: the backend must stay awake. */
-  protected readonly serverRequests = new Set<RequestId>();
+  protected serverRequests: Set<RequestId> | undefined;
   /** Responses of the requests replayed into a rehydrated backend, which no client asked for. */
-  private readonly replayIds = new Set<RequestId>();
+  private replayIds: Set<RequestId> | undefined;
+  /**
+   * The finished POST stream that carried initialize. A client that says it is initialized has read
+   * its answer and will not resume it: it is let go then, not kept for finishedStreamTtlMs.
+   */
+  private handshakeStream: OutStream | undefined;
   protected backend: Backend | undefined;
   private backendStarting: Promise<Backend> | undefined;
   /** Counts backends: a backend that was put to sleep can no longer end the session. */
@@ -124,7 +131,7 @@ export class Session {
   /** Whether initialize has been answered in this session, or is running. */
   get handshakeBegun(): boolean {
     if (this.protocolVersion !== undefined) return true;
-    for (const r of this.recorded.values()) if (r.method === 'initialize') return true;
+    if (this.recorded) for (const r of this.recorded.values()) if (r.method === 'initialize') return true;
     return false;
   }
 
@@ -177,12 +184,13 @@ export class Session {
     let refused: RequestId[] | undefined;
     for (const p of messages) {
       if (p.kind === 'response') {
-        this.serverRequests.delete((p.message as { id: RequestId }).id);
+        this.serverRequests?.delete((p.message as { id: RequestId }).id);
         continue;
       }
       if (p.kind !== 'request') {
         const n = p.message as { method?: string; params?: { requestId?: RequestId } };
         if (n.method === 'notifications/cancelled' && n.params?.requestId !== undefined) this.cancelled(n.params.requestId);
+        else if (n.method === 'notifications/initialized') this.letGoOfHandshake();
         continue;
       }
       const req = p.message as { id: RequestId; method: string; params?: Record<string, unknown> };
@@ -190,11 +198,12 @@ export class Session {
       const stream = this.wire === 'legacy' ? this.standalone(LEGACY_TAG) : this.requestStream(tag);
       this.pending.set(req.id, stream);
       stream.expect();
+      if (req.method === 'initialize' && stream.tag.startsWith('r.')) this.handshakeStream = stream;
       if (req.method === 'resources/subscribe' && !this.roomFor(req.params?.uri)) {
         (refused ??= []).push(req.id);
         continue;
       }
-      if (RECORDED_METHODS.has(req.method)) this.recorded.set(req.id, { method: req.method, params: req.params });
+      if (RECORDED_METHODS.has(req.method)) (this.recorded ??= new Map()).set(req.id, { method: req.method, params: req.params });
     }
     if (refused) {
       const ids = new Set<RequestId>(refused);
@@ -248,9 +257,9 @@ export class Session {
    */
   private cancelled(id: RequestId): void {
     const stream = this.pending.get(id);
-    if (!stream || this.answering.has(id) || this.recorded.get(id)?.method === 'initialize') return;
+    if (!stream || this.answering?.has(id) || this.recorded?.get(id)?.method === 'initialize') return;
     this.pending.delete(id);
-    this.recorded.delete(id);
+    this.forgetRecorded(id);
     if (!stream.tag.startsWith('r.')) return;
     if (--stream.unanswered > 0) {
       stream.pending--; // another request's answer will end the stream
@@ -309,7 +318,7 @@ export class Session {
     let n = 0;
     const request = (method: string, params: Record<string, unknown>) => {
       const id = `mcpwire-rehydrate-${this.incarnation}-${n++}`;
-      this.replayIds.add(id);
+      (this.replayIds ??= new Set()).add(id);
       backend.receive({ jsonrpc: '2.0', id, method, params: { ...params, _meta } }, extra);
     };
     request('initialize', (this.initializeParams ?? {}) as Record<string, unknown>);
@@ -349,7 +358,7 @@ export class Session {
 
   /** Nothing is in flight either way, and the backend can be rebuilt. */
   protected canHibernate(): boolean {
-    return this.pending.size === 0 && this.serverRequests.size === 0 && this.deps.backendFactory.movable !== false;
+    return this.pending.size === 0 && !this.serverRequests?.size && this.deps.backendFactory.movable !== false;
   }
 
   /** The sweeper found the session idle since `idleBefore`: it ends (with several instances, if idle everywhere). */
@@ -364,10 +373,10 @@ export class Session {
     if (this.ended) return;
     const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown>; params?: { requestId?: RequestId } };
     const responseId = m.method === undefined && m.id !== undefined ? m.id : undefined;
-    if (responseId !== undefined && this.replayIds.delete(responseId)) return;
-    if (m.method !== undefined && m.id !== undefined) this.serverRequests.add(m.id);
+    if (responseId !== undefined && this.replayIds?.delete(responseId)) return;
+    if (m.method !== undefined && m.id !== undefined) (this.serverRequests ??= new Set()).add(m.id);
     // The server gave up on one of its requests (a timeout): no answer is awaited any more.
-    else if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.serverRequests.delete(m.params.requestId);
+    else if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.serverRequests?.delete(m.params.requestId);
     let stream: OutStream;
     if (this.wire === 'legacy') {
       stream = this.standalone(LEGACY_TAG);
@@ -395,14 +404,15 @@ export class Session {
       return;
     }
     if (responseId === undefined) return cursor.then((c) => this.logged(stream, c, data, undefined, undefined));
-    this.answering.add(responseId);
+    const answering = (this.answering ??= new Set());
+    answering.add(responseId);
     return cursor.then(
       (c) => {
-        this.answering.delete(responseId);
+        answering.delete(responseId);
         this.logged(stream, c, data, responseId, m.result);
       },
       (err: unknown) => {
-        this.answering.delete(responseId);
+        answering.delete(responseId);
         throw err;
       },
     );
@@ -414,13 +424,17 @@ export class Session {
     // Idle counts answers too: a long request's answer restarts the idle and sleep clocks.
     this.lastActive = Date.now();
     if (this.pending.get(responseId) === stream) this.pending.delete(responseId);
-    const recorded = this.recorded.get(responseId);
+    const recorded = this.recorded?.get(responseId);
     if (recorded) {
-      this.recorded.delete(responseId);
+      this.forgetRecorded(responseId);
       if (result !== undefined) this.record(recorded.method, recorded.params, result as Record<string, unknown>);
       else if (recorded.method === 'initialize') queueMicrotask(() => void this.terminate('initialize failed'));
     }
     this.settled(stream);
+  }
+
+  private forgetRecorded(id: RequestId): void {
+    if (this.recorded?.delete(id) && this.recorded.size === 0) this.recorded = undefined;
   }
 
   /** One of a POST stream's requests is answered (or ended) in its log: the stream ends after the last. */
@@ -477,6 +491,16 @@ export class Session {
       if (this.streams.get(s.tag) === s) this.streams.delete(s.tag);
       void s.log.drop();
     }
+  }
+
+  private letGoOfHandshake(): void {
+    const s = this.handshakeStream;
+    this.handshakeStream = undefined;
+    if (!s?.finished) return;
+    const at = this.finishedQueue.indexOf(s);
+    if (at >= 0) this.finishedQueue.splice(at, 1);
+    if (this.streams.get(s.tag) === s) this.streams.delete(s.tag);
+    void s.log.drop();
   }
 
   protected standalone(tag: string): OutStream {
@@ -646,10 +670,8 @@ export class Session {
     }
     this.streams.clear();
     this.pending.clear();
-    this.answering.clear();
-    this.recorded.clear();
-    this.serverRequests.clear();
-    this.replayIds.clear();
+    this.answering = this.recorded = this.serverRequests = this.replayIds = undefined;
+    this.handshakeStream = undefined;
     this.finishedQueue.length = 0;
     const backend = this.backend;
     this.backend = undefined;

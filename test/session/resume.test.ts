@@ -114,6 +114,27 @@ describe('Streamable HTTP', () => {
     }
   });
 
+  test('the initialize stream is let go once the client says it is initialized, not kept for the TTL', async () => {
+    const init = await fetch(new URL('/mcp', server.url), { method: 'POST', headers: STREAMABLE_HEADERS, body: JSON.stringify(INIT) });
+    const sid = init.headers.get('mcp-session-id')!;
+    const priming = (await readToEnd(init))[0]!.id!;
+    const replay = await getStream(sid, priming, server.url);
+    assert.equal(replay.status, 200, 'resumable until then');
+    assert.ok((await readToEnd(replay)).some((e) => e.data.includes('"protocolVersion"')), 'the answer is replayed');
+    const initialized = await fetch(new URL('/mcp', server.url), {
+      method: 'POST',
+      headers: { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    assert.equal(initialized.status, 202);
+    const gone = await getStream(sid, priming, server.url);
+    assert.equal(gone.status, 410);
+    assert.equal(((await gone.json()) as { error: { data: { reason: string } } }).error.data.reason, 'stream_unknown');
+    // The session itself goes on.
+    const echo = await readToEnd(await callTool(sid, 2, 'echo', { text: 'still here' }));
+    assert.ok(echo.some((e) => e.data.includes('still here')));
+  });
+
   test('a cursor that fell off the log is answered 410 with a reason, not silence', async () => {
     const small = await startServer({ eventLogMaxEvents: 10 });
     try {
