@@ -325,6 +325,9 @@ export function renderMarkdown(res: Results): string {
 
   parts.push(`## fanout: ${m.plan.fanout.sessions} sessions × ${fmt(m.plan.fanout.events)} notifications from one \`broadcast\` call`);
   parts.push(
+    "Each event is one `notifications/message` to every session. The SDK's transports can only send it through each session's server (`notification()`); mcpwire's bench server uses the handler's `broadcast()`, which serializes it once for every session, as the stub does. The row \"notification() of each session's SDK server\" is mcpwire sending the way the SDK peers must.",
+  );
+  parts.push(
     table(
       ['implementation', 'wire', 'expected', 'delivered', 'missing', 'duplicates', 'seconds', 'events/s', 'p50 ms', 'p99 ms', 'server µs/event'],
       res.fanout.map((r) =>
