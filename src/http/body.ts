@@ -1,7 +1,8 @@
 // Reading a request body under a byte limit that is enforced while the body streams in.
 import type { IncomingMessage } from 'node:http';
 
-export type BodyResult = { ok: true; text: string } | { ok: false; reason: 'too-large' | 'aborted' };
+/** `bytes`: the body's size on the wire (its UTF-8 bytes), for the byte counters. */
+export type BodyResult = { ok: true; text: string; bytes: number } | { ok: false; reason: 'too-large' | 'aborted' };
 
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length']);
@@ -30,7 +31,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
       if (done) return;
       done = true;
       const text = more ? Buffer.concat(more, size).toString('utf8') : first ? first.toString('utf8') : '';
-      resolve({ ok: true, text });
+      resolve({ ok: true, text, bytes: size });
     });
     req.on('error', () => {
       if (done) return;

@@ -396,7 +396,7 @@ export class Session {
     }
     data ??= JSON.stringify(message);
     this.deps.stats.messagesOut++;
-    this.deps.stats.bytesOut += data.length;
+    this.deps.stats.bytesOut += Buffer.byteLength(data);
     const last = responseId !== undefined && --stream.unanswered === 0 && stream.tag.startsWith('r.');
     const cursor = stream.log.append(data, last, responseId);
     if (typeof cursor === 'string') {

@@ -58,7 +58,7 @@ export async function readMessages(ctx: WireContext): Promise<Inbound | undefine
       }
       return undefined;
     }
-    ctx.engine.stats.bytesIn += body.text.length;
+    ctx.engine.stats.bytesIn += body.bytes;
     parsed = parseBody(body.text);
   }
   if (!parsed.ok) {

@@ -138,6 +138,18 @@ describe('request bodies', () => {
 });
 
 describe('SSE responses', () => {
+  test('the byte counters count bytes, not characters', async () => {
+    const id = await rawSession(server.url);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 'b-1', method: 'tools/call', params: { name: 'echo', arguments: { text: 'héllo wörld 🌍' } } });
+    const before = { ...server.handler.stats };
+    const res = await post('/mcp', body, { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': id, 'MCP-Protocol-Version': '2025-11-25' });
+    const events = await readEvents(res, (e) => e.data !== '');
+    const answer = events.find((e) => e.data.includes('wörld'))!.data;
+    assert.notEqual(Buffer.byteLength(body), body.length, 'the body has multi-byte characters');
+    assert.equal(server.handler.stats.bytesIn - before.bytesIn, Buffer.byteLength(body));
+    assert.equal(server.handler.stats.bytesOut - before.bytesOut, Buffer.byteLength(answer));
+  });
+
   test('a POST stream carries the SSE headers, the session id, a priming event, then the response', async () => {
     const id = await rawSession(server.url);
     const res = await post('/mcp', JSON.stringify({ jsonrpc: '2.0', id: 'a-1', method: 'ping' }), { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': id });
