@@ -25,10 +25,19 @@ export interface SessionsResult {
   kibPerSession: number;
   /** RSS growth per session over the second half. */
   marginalKibPerSession: number;
+  /** With `idleMs`: RSS once V8 has given back what the opening left (its memory reducer runs after seconds of quiet). */
+  rssIdleMiB?: number;
+  kibPerSessionIdle?: number;
+  /** Seconds after the last settle at which rssIdleMiB was read. */
+  idleS?: number;
   firstError?: string;
 }
 
-export async function runSessions(e: Endpoint, count: number, opts: { concurrency: number; settleMs: number; timeoutMs: number }): Promise<SessionsResult> {
+/**
+ * `idleMs`: after the usual reading, keeps the sessions idle up to this long, reading RSS each second,
+ * and reports the lowest; it stops early once RSS has fallen by a tenth and stayed there 3 s.
+ */
+export async function runSessions(e: Endpoint, count: number, opts: { concurrency: number; settleMs: number; timeoutMs: number; idleMs?: number }): Promise<SessionsResult> {
   await sleep(500);
   const before = rssKiB(e.server.pid);
   const pool = new Pool(e.target.origin, {
@@ -64,6 +73,16 @@ export async function runSessions(e: Endpoint, count: number, opts: { concurrenc
     if (base === 0) atHalf = rssKiB(e.server.pid);
   }
   const after = rssKiB(e.server.pid);
+  let idle: { rss: number; s: number } | undefined;
+  if (opts.idleMs) {
+    idle = { rss: after, s: 0 };
+    for (let t = 1; t * 1000 <= opts.idleMs; t++) {
+      await sleep(1000);
+      const rss = rssKiB(e.server.pid);
+      if (rss < idle.rss) idle = { rss, s: t };
+      if (idle.rss < after * 0.9 && t - idle.s >= 3) break;
+    }
+  }
   const established = sessions.length;
   const held = sessions.filter((s) => !s.streamLost).length;
   const secondHalf = sessions.filter((s) => s.index >= half).length;
@@ -82,6 +101,7 @@ export async function runSessions(e: Endpoint, count: number, opts: { concurrenc
     rssAfterMiB: round1(after / 1024),
     kibPerSession: established > 0 ? round1((after - before) / established) : NaN,
     marginalKibPerSession: secondHalf > 0 ? round1((after - atHalf) / secondHalf) : NaN,
+    ...(idle ? { rssIdleMiB: round1(idle.rss / 1024), kibPerSessionIdle: established > 0 ? round1((idle.rss - before) / established) : NaN, idleS: idle.s } : {}),
     ...(firstError ? { firstError } : {}),
   };
 }
