@@ -184,7 +184,7 @@ export class Session {
     let refused: RequestId[] | undefined;
     for (const p of messages) {
       if (p.kind === 'response') {
-        this.serverRequests?.delete((p.message as { id: RequestId }).id);
+        this.forgetServerRequest((p.message as { id: RequestId }).id);
         continue;
       }
       if (p.kind !== 'request') {
@@ -373,10 +373,13 @@ export class Session {
     if (this.ended) return;
     const m = message as { id?: RequestId; method?: string; result?: Record<string, unknown>; params?: { requestId?: RequestId } };
     const responseId = m.method === undefined && m.id !== undefined ? m.id : undefined;
-    if (responseId !== undefined && this.replayIds?.delete(responseId)) return;
+    if (responseId !== undefined && this.replayIds?.delete(responseId)) {
+      if (this.replayIds.size === 0) this.replayIds = undefined;
+      return;
+    }
     if (m.method !== undefined && m.id !== undefined) (this.serverRequests ??= new Set()).add(m.id);
     // The server gave up on one of its requests (a timeout): no answer is awaited any more.
-    else if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.serverRequests?.delete(m.params.requestId);
+    else if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined) this.forgetServerRequest(m.params.requestId);
     let stream: OutStream;
     if (this.wire === 'legacy') {
       stream = this.standalone(LEGACY_TAG);
@@ -406,13 +409,16 @@ export class Session {
     if (responseId === undefined) return cursor.then((c) => this.logged(stream, c, data, undefined, undefined));
     const answering = (this.answering ??= new Set());
     answering.add(responseId);
+    const answered = () => {
+      if (answering.delete(responseId) && answering.size === 0 && this.answering === answering) this.answering = undefined;
+    };
     return cursor.then(
       (c) => {
-        answering.delete(responseId);
+        answered();
         this.logged(stream, c, data, responseId, m.result);
       },
       (err: unknown) => {
-        answering.delete(responseId);
+        answered();
         throw err;
       },
     );
@@ -435,6 +441,10 @@ export class Session {
 
   private forgetRecorded(id: RequestId): void {
     if (this.recorded?.delete(id) && this.recorded.size === 0) this.recorded = undefined;
+  }
+
+  private forgetServerRequest(id: RequestId): void {
+    if (this.serverRequests?.delete(id) && this.serverRequests.size === 0) this.serverRequests = undefined;
   }
 
   /** One of a POST stream's requests is answered (or ended) in its log: the stream ends after the last. */
