@@ -30,9 +30,9 @@ export function createBenchServer(broadcast?: (n: Notification) => unknown): Mcp
     },
     async ({ n }) => {
       for (let seq = 1; seq <= n; seq++) {
-        const n = { method: 'notifications/message', params: { level: 'info', data: { seq, t: wallMs() } } };
-        if (broadcast) void broadcast(n);
-        else for (const s of live) void s.server.notification(n);
+        const note = { method: 'notifications/message', params: { level: 'info', data: { seq, t: wallMs() } } };
+        if (broadcast) void broadcast(note);
+        else for (const s of live) void s.server.notification(note);
         // Let sockets drain between rounds, as a real producer's event loop would.
         if (seq % 20 === 0) await new Promise((r) => setImmediate(r));
       }
