@@ -64,6 +64,14 @@ export class ClusteredSession extends Session {
     if (origin.record) this.load(origin.record);
   }
 
+  /** The negotiated version and initialize params, read again from the record (see SessionManager.resolve). */
+  async reloadVersion(): Promise<void> {
+    const r = await this.cluster.lookup(this.id).catch(() => undefined);
+    if (!r?.pv || this.protocolVersion !== undefined) return;
+    this.protocolVersion = r.pv;
+    if (r.ip) this.initializeParams = JSON.parse(r.ip) as unknown;
+  }
+
   private load(r: SessionRecord): void {
     if (r.pv) this.protocolVersion = r.pv;
     if (r.ip) this.initializeParams = JSON.parse(r.ip) as unknown;

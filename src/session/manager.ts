@@ -124,7 +124,13 @@ export class SessionManager {
   /** The session with this id, if it exists and belongs to this principal (else it is "unknown"). */
   resolve(id: string, principal: string | undefined): Session | undefined | Promise<Session | undefined> {
     const s = this.sessions.get(id);
-    if (s) return s.principal === principal ? s : undefined;
+    if (s) {
+      if (s.principal !== principal) return undefined;
+      // Adopted before the owner had stored the negotiated version (it does so as it sends the answer, which
+      // can reach the client first): read it again rather than serve this session without it.
+      if (s.protocolVersion === undefined && s instanceof ClusteredSession && !s.owned) return s.reloadVersion().then(() => s);
+      return s;
+    }
     return this.opts.cluster ? this.adopt(id, principal, this.opts.cluster) : undefined;
   }
 
