@@ -67,14 +67,16 @@ export class ClusteredSession extends Session {
   /** The negotiated version and initialize params, read again from the record (see SessionManager.resolve). */
   async reloadVersion(): Promise<void> {
     const r = await this.cluster.lookup(this.id).catch(() => undefined);
-    if (!r?.pv || this.protocolVersion !== undefined) return;
-    this.protocolVersion = r.pv;
+    if (r && this.protocolVersion === undefined) this.loadHandshake(r);
+  }
+
+  private loadHandshake(r: SessionRecord): void {
+    if (r.pv) this.protocolVersion = r.pv;
     if (r.ip) this.initializeParams = JSON.parse(r.ip) as unknown;
   }
 
   private load(r: SessionRecord): void {
-    if (r.pv) this.protocolVersion = r.pv;
-    if (r.ip) this.initializeParams = JSON.parse(r.ip) as unknown;
+    this.loadHandshake(r);
     if (r.ll) this.logLevel = r.ll;
     this.subscriptions.clear();
     if (r.sb) for (const uri of JSON.parse(r.sb) as string[]) this.subscriptions.add(uri);
