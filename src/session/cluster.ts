@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { InboundExtra } from '../backend/types.js';
 import type { ParsedMessage } from '../jsonrpc.js';
-import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INBOX_DONE, INGRESS, RECORD, RELEASE, TOUCH } from '../store/redis-scripts.js';
+import { ACQUIRE, ATTACH, CREATE, END, HIBERNATE, INBOX_DONE, INGRESS, RELEASE, TOUCH } from '../store/redis-scripts.js';
 import type { RedisPort } from '../store/redis-port.js';
 import { INITIAL_CURSOR, parseEntries, RedisEventStore, RedisKeys, requestKey, type Entry, type RedisLogSettings } from '../store/redis.js';
 import { broadcastLogLevel, changeNotification, levelPasses } from '../store/change.js';
@@ -311,13 +311,6 @@ export class Cluster {
   async end(sid: string): Promise<void> {
     const k = this.keys;
     await this.port.script(END, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index(), k.finished(sid)], [sid, this.me, k.streamPrefix(sid), k.channelPrefix(), k.subscriptionPrefix()]);
-  }
-
-  /** Stores what a rebuilt server needs (fields of the session hash), if this instance still owns it. */
-  async record(sid: string, epoch: string, fields: Record<string, string>): Promise<void> {
-    const args: string[] = [this.me, epoch];
-    for (const [f, v] of Object.entries(fields)) args.push(f, v);
-    await this.port.script(RECORD, [this.keys.session(sid)], args);
   }
 
   async subscribed(sid: string, tag: string, uri: string, on: boolean): Promise<void> {

@@ -311,23 +311,30 @@ export class ClusteredSession extends Session {
     this.end('fenced: another instance owns the session');
   }
 
+  /** The owner writes the record with the answer: an instance the client turns to next reads it there. */
+  protected override recordFields(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): Record<string, string> | undefined {
+    if (!this.owned) return undefined;
+    switch (method) {
+      case 'initialize':
+        return typeof result.protocolVersion === 'string' ? { ip: JSON.stringify(params ?? {}), pv: result.protocolVersion } : { ip: JSON.stringify(params ?? {}) };
+      case 'logging/setLevel':
+        return typeof params?.level === 'string' ? { ll: params.level } : undefined;
+      case 'resources/subscribe':
+        return typeof params?.uri === 'string' ? { 'sb+': params.uri } : undefined;
+      case 'resources/unsubscribe':
+        return typeof params?.uri === 'string' ? { 'sb-': params.uri } : undefined;
+      default:
+        return undefined;
+    }
+  }
+
   protected override record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {
     super.record(method, params, result);
-    if (!this.owned) return;
-    const fields: Record<string, string> = {};
-    if (method === 'initialize') {
-      fields.ip = JSON.stringify(this.initializeParams ?? {});
-      if (this.protocolVersion) fields.pv = this.protocolVersion;
-    } else if (method === 'logging/setLevel' && this.logLevel) {
-      fields.ll = this.logLevel;
-    } else if (method === 'resources/subscribe' || method === 'resources/unsubscribe') {
-      fields.sb = JSON.stringify([...this.subscriptions]);
-      const uri = params?.uri;
-      if (typeof uri === 'string') {
-        void this.cluster.subscribed(this.id, this.wire === 'legacy' ? 'l' : 'g', uri, method === 'resources/subscribe').catch(() => {});
-      }
+    const uri = params?.uri;
+    if (this.owned && (method === 'resources/subscribe' || method === 'resources/unsubscribe') && typeof uri === 'string') {
+      // The set of a URI's subscribers is not in the session's hash slot: it cannot go in the append's script.
+      void this.cluster.subscribed(this.id, this.wire === 'legacy' ? 'l' : 'g', uri, method === 'resources/subscribe').catch(() => {});
     }
-    if (Object.keys(fields).length > 0) void this.cluster.record(this.id, this.epoch, fields).catch(() => {});
   }
 
   /**

@@ -126,8 +126,9 @@ export class SessionManager {
     const s = this.sessions.get(id);
     if (s) {
       if (s.principal !== principal) return undefined;
-      // Adopted before the owner had stored the negotiated version (it does so as it sends the answer, which
-      // can reach the client first): read it again rather than serve this session without it.
+      // Adopted before the handshake was answered (a legacy client posts its initialize to whichever
+      // instance the balancer picks, once the endpoint event has named the session): the owner has
+      // stored the negotiated version with the answer since, so read it again.
       if (s.protocolVersion === undefined && s instanceof ClusteredSession && !s.owned) return s.reloadVersion().then(() => s);
       return s;
     }

@@ -401,7 +401,8 @@ export class Session {
     this.deps.stats.messagesOut++;
     this.deps.stats.bytesOut += Buffer.byteLength(data);
     const last = responseId !== undefined && --stream.unanswered === 0 && stream.tag.startsWith('r.');
-    const cursor = stream.log.append(data, last, responseId);
+    const recorded = responseId !== undefined && m.result !== undefined ? this.recorded?.get(responseId) : undefined;
+    const cursor = stream.log.append(data, last, responseId, recorded && this.recordFields(recorded.method, recorded.params, m.result!));
     if (typeof cursor === 'string') {
       this.logged(stream, cursor, data, responseId, m.result);
       return;
@@ -458,6 +459,11 @@ export class Session {
     if (!sink || sink.closed) return;
     sink.write(this.eventId(stream.tag, cursor), data, isResponse);
     stream.delivered = cursor;
+  }
+
+  /** What a shared store keeps of a recorded request's success, written with its answer (see StreamLog.append). */
+  protected recordFields(_method: string, _params: Record<string, unknown> | undefined, _result: Record<string, unknown>): Record<string, string> | undefined {
+    return undefined;
   }
 
   protected record(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): void {

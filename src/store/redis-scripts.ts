@@ -127,13 +127,33 @@ return {st, own, ep, alive, first, id}
  * A server→client message into a stream's log, then a doorbell to the stream's holder. With an
  * epoch, only the owner of that epoch may append (a paused old owner is fenced).
  * KEYS: H O OM OF · ARGV: sid me epoch('' = unfenced) tag data fin ttl finishedTtl maxEvents channelPrefix
- * answeredRequest('' = none: its in-flight mark goes, q: on the legacy stream, k: in a batch) retainFinished streamPrefix
+ * answeredRequest('' = none: its in-flight mark goes, q: on the legacy stream, k: in a batch) retainFinished streamPrefix,
+ * then field value … of the session hash that the message makes true (the handshake's answer: pv, ip; a
+ * subscription's: sb+ or sb- and the URI, added to or taken from the JSON list in sb)
  * Returns {id, prev, holder} or {'fenced'} or {'gone'}.
  */
 export const APPEND = `
 local h = redis.call('HMGET', KEYS[1], 'st', 'own', 'ep')
 if not h[1] then return {'gone'} end -- every session hash has st
 if ARGV[3] ~= '' and (h[2] ~= ARGV[2] or h[3] ~= ARGV[3]) then return {'fenced'} end
+for i = 14, #ARGV, 2 do
+  local f, v = ARGV[i], ARGV[i + 1]
+  if f == 'sb+' or f == 'sb-' then
+    -- One subscription more or less, applied here so that answers in any order leave the right set.
+    local list, had = {}, false
+    local sb = redis.call('HGET', KEYS[1], 'sb')
+    if sb and sb ~= '' then
+      for _, uri in ipairs(cjson.decode(sb)) do
+        if uri == v then had = true end
+        if uri ~= v or f == 'sb+' then table.insert(list, uri) end
+      end
+    end
+    if f == 'sb+' and not had then table.insert(list, v) end
+    redis.call('HSET', KEYS[1], 'sb', #list == 0 and '' or cjson.encode(list))
+  else
+    redis.call('HSET', KEYS[1], f, v)
+  end
+end
 local tag = ARGV[4]
 local prev = redis.call('HGET', KEYS[3], 'l:' .. tag) or '0-0'
 local id
@@ -293,12 +313,6 @@ redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) -- back in the index if the index 
 return redis.call('HGET', KEYS[1], 'sb') or ''
 `;
 
-/** The owner records what another instance needs to rebuild the session. KEYS: H · ARGV: me epoch field value … */
-export const RECORD = `
-if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'ep') ~= ARGV[2] then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-`;
 
 /** The owner's processed inbox position; nothing is written for a session that is gone. KEYS: H IN · ARGV: id */
 export const INBOX_DONE = `

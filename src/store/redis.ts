@@ -122,13 +122,15 @@ export class RedisEventStore {
 
   /**
    * `answers` names the request this message answers (its in-flight mark goes); `unfenced`
-   * appends without being the owner (change notifications from any instance).
+   * appends without being the owner (change notifications from any instance); `record`: fields of
+   * the session's hash written with the message.
    */
-  append(sid: string, tag: string, data: string, last: boolean, answers = '', unfenced = false): Promise<Appended> {
+  append(sid: string, tag: string, data: string, last: boolean, answers = '', unfenced = false, record?: Record<string, string>): Promise<Appended> {
     const f = this.fence(sid);
     const keys = [this.keys.session(sid), this.keys.stream(sid, tag), this.keys.streamsMeta(sid), this.keys.finished(sid)];
     const s = this.settings;
     const args = [sid, f.me, unfenced ? '' : f.epoch, tag, data, last ? '1' : '0', s.ttlMs, s.finishedTtlMs, s.maxEvents, this.keys.channelPrefix(), answers, s.retainFinished, this.keys.streamPrefix(sid)];
+    if (record) for (const [field, value] of Object.entries(record)) args.push(field, value);
     if (this.backlog) return this.wait(keys, args);
     return this.run(keys, args).catch((err: unknown) => {
       if (!(err instanceof StoreUnavailableError)) throw err;
@@ -216,10 +218,10 @@ export class RedisStreamLog implements StreamLog {
     private readonly tag: string,
   ) {}
 
-  append(data: string, last: boolean, responseId?: string | number): Promise<string> {
+  append(data: string, last: boolean, responseId?: string | number, record?: Record<string, string>): Promise<string> {
     // A response clears its request's in-flight mark (legacy requests, and a batch's).
     const answers = responseId !== undefined && this.tag !== 'g' ? requestKey(responseId) : '';
-    return this.store.append(this.sid, this.tag, data, last, answers).then((a) => {
+    return this.store.append(this.sid, this.tag, data, last, answers, false, record).then((a) => {
       this.prevs.set(a.id, a.prev);
       return a.id;
     });

@@ -24,9 +24,11 @@ export type ReadResult = { invalid: false; expired: boolean; missed: number; eve
 export interface StreamLog {
   /**
    * Logs a message; `last` marks the final message of a POST's stream, `responseId` the request a
-   * response answers. Returns its cursor.
+   * response answers. `record`: fields of the session's record this message makes true (the answer to
+   * `initialize`, say), stored with it in one step where the store is shared, so that no instance can
+   * see the message's effect (a client's next request) before the record. Returns its cursor.
    */
-  append(data: string, last: boolean, responseId?: string | number): MaybePromise<string>;
+  append(data: string, last: boolean, responseId?: string | number, record?: Record<string, string>): MaybePromise<string>;
   /** Events strictly after `cursor`, oldest first. The cursor `initialCursor` means "from the start". */
   readAfter(cursor: string): MaybePromise<ReadResult>;
   /** The cursor that names the start of the stream (the priming event's cursor). */
