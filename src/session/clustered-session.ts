@@ -429,11 +429,7 @@ export class ClusteredSession extends Session {
 
   protected override hold(stream: OutStream, sink: StreamSink): void {
     super.hold(stream, sink);
-    const detached = sink.onClosed;
-    sink.onClosed = () => {
-      this.cluster.release(this.id, stream.tag, stream.delivered);
-      detached?.();
-    };
+    sink.onClosed = releaseWhenClosed(this.cluster, this.id, stream, sink.onClosed);
   }
 
   override async attach(tag: string, from: ResumeFrom, start: (primingId: string) => SseConnection): Promise<AttachOutcome> {
@@ -561,4 +557,12 @@ export class ClusteredSession extends Session {
     for (const stream of this.streams.values()) if (stream.sink && !stream.sink.closed) void this.catchUp(stream);
     if (this.owned) void this.drain();
   }
+}
+
+/** Lets go of a stream in Redis when its connection closes; made outside the class as `whenClosed` is (see there). */
+function releaseWhenClosed(cluster: Cluster, sid: string, stream: OutStream, then: (() => void) | undefined): () => void {
+  return () => {
+    cluster.release(sid, stream.tag, stream.delivered);
+    then?.();
+  };
 }
