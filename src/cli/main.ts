@@ -1,10 +1,7 @@
-#!/usr/bin/env -S node --no-allocation-site-pretenuring
+#!/usr/bin/env node
 // The `mcpwire` command. Exit codes: 0 done (or --help, --version); 2 a usage error, said by
 // commander in one line naming the flag; 1 a failure at run time (a folder, a port, Redis), in one
 // line prefixed `mcpwire:`, never with a stack trace.
-// The V8 flag above: with allocation-site pretenuring on, each request's short-lived objects end up
-// promoted to the old generation under load, costing 10-25% of the CPU per call and most of the p99 on
-// /mcp in the benchmark (see README, Performance); it can only be given on node's command line.
 import { Command, type CommanderError } from 'commander';
 import { VERSION } from '../http/health.js';
 import { connectCommand } from './connect.js';
