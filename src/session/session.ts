@@ -63,14 +63,15 @@ export type ResumeFrom = 'undelivered' | 'start' | { after: string };
 
 /**
  * What a held sink calls when it closes. Made by a module function on purpose, not inside a `Session`
- * method: measured under load on /mcp (canned replies, V8 11.3), a closure made inside the method and
+ * method: measured under load on /mcp (canned replies, Node 20), a closure made inside the method and
  * capturing the sink, which reaches Node's response and request, had every request survive the young
- * collections until the next full one (1.6 MB promoted per scavenge instead of none, scavenges of 3-4 ms
- * instead of 0.3, a quarter more CPU per call); the same closure made here leaves them to die young.
- * What in V8 tells the two apart was not found: keep closures that reach a connection out of methods
- * on the per-request path (the benchmark's canned-engine row shows a regression).
+ * collections until the next full one (1.8 MB promoted per scavenge against 0.4, what the engine keeps
+ * for resumption; scavenges of 4 ms against 1.5; a quarter more CPU per call); made here, the same
+ * closure leaves them to die young. What in V8 tells the two apart was not found: keep closures that
+ * reach a connection out of methods on the per-request path (the benchmark's canned-engine row shows
+ * a regression).
  */
-export function whenClosed(session: Session, stream: OutStream, sink: StreamSink): () => void {
+function whenClosed(session: Session, stream: OutStream, sink: StreamSink): () => void {
   return () => {
     if (stream.sink === sink) stream.sink = undefined;
     session.connectionClosed();
