@@ -315,8 +315,11 @@ export class ClusteredSession extends Session {
   protected override recordFields(method: string, params: Record<string, unknown> | undefined, result: Record<string, unknown>): Record<string, string> | undefined {
     if (!this.owned) return undefined;
     switch (method) {
-      case 'initialize':
-        return typeof result.protocolVersion === 'string' ? { ip: JSON.stringify(params ?? {}), pv: result.protocolVersion } : { ip: JSON.stringify(params ?? {}) };
+      case 'initialize': {
+        const fields: Record<string, string> = { ip: JSON.stringify(params ?? {}) };
+        if (typeof result.protocolVersion === 'string') fields.pv = result.protocolVersion;
+        return fields;
+      }
       case 'logging/setLevel':
         return typeof params?.level === 'string' ? { ll: params.level } : undefined;
       case 'resources/subscribe':
