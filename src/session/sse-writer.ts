@@ -29,6 +29,14 @@ export interface SseLimits {
 }
 
 // As a flat [name, value, …] list: writeHead walks it without an object spread per stream.
+/**
+ * How long a fresh POST stream's first bytes may wait for its first event. An answer that comes later
+ * than the turn its request arrived in (a tool that awaits I/O, a Redis round trip) then leaves in one
+ * write with the status line and the priming event, instead of a second write (a syscall and a packet)
+ * of its own; a slower one finds the stream open on the client well before it comes.
+ */
+const FIRST_BYTES_WAIT_MS = 20;
+
 const SSE_HEADERS: readonly string[] = [
   'Content-Type',
   'text/event-stream',
@@ -46,6 +54,9 @@ export class SseConnections {
   private timer: NodeJS.Timeout | undefined;
   /** Connections holding events written in this turn; each is here at most once. */
   private unflushed: SseConnection[] = [];
+  /** Fresh POST streams whose first bytes wait for their first event (emptied every FIRST_BYTES_WAIT_MS). */
+  private waiting: Array<SseConnection | undefined> = [];
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly limits: SseLimits,
@@ -66,7 +77,28 @@ export class SseConnections {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.releaseWaiting();
   }
+
+  /** `conn`'s first bytes wait until its first event, or until the wait ends. */
+  wait(conn: SseConnection): void {
+    conn.waitingAt = this.waiting.push(conn) - 1;
+    this.waitTimer ??= setTimeout(this.releaseWaiting, FIRST_BYTES_WAIT_MS).unref();
+  }
+
+  /** `conn` no longer waits: its slot lets go of it (the connection must not outlive its request here). */
+  unwait(conn: SseConnection): void {
+    this.waiting[conn.waitingAt] = undefined;
+    conn.waitingAt = -1;
+  }
+
+  private readonly releaseWaiting = (): void => {
+    const conns = this.waiting;
+    this.waiting = [];
+    this.waitTimer = undefined;
+    for (const conn of conns) conn?.sendFirstBytes();
+  };
 
   /** `conn` has its first unsent event of this turn: one flush for every such connection, on the next tick. */
   flushSoon(conn: SseConnection): void {
@@ -101,6 +133,10 @@ export class SseConnection implements StreamSink {
    */
   private largest = 0;
   private pollTimer: NodeJS.Timeout | undefined;
+  /** The first bytes are held back until the first event (see FIRST_BYTES_WAIT_MS). */
+  private holdFirst = false;
+  /** Where the registry keeps this connection while its first bytes wait (-1: not there). */
+  waitingAt = -1;
 
   constructor(
     private readonly res: ServerResponse,
@@ -120,8 +156,12 @@ export class SseConnection implements StreamSink {
     if (res.destroyed || socket?.destroyed === true) queueMicrotask(() => this.closedByPeer());
   }
 
-  /** Sends the status line, headers and a first chunk at once, so proxies and clients see bytes at t=0. */
-  start(extraHeaders: Record<string, string> | undefined, first: string): void {
+  /**
+   * Sends the status line, headers and a first chunk at once, so proxies and clients see bytes at t=0;
+   * with `holdFirst` (a fresh POST's stream, whose answer is usually on its way), they go with the first
+   * event instead, or FIRST_BYTES_WAIT_MS later at the most.
+   */
+  start(extraHeaders: Record<string, string> | undefined, first: string, holdFirst = false): void {
     if (this.closed) return;
     const headers = SSE_HEADERS.slice();
     if (extraHeaders) for (const name in extraHeaders) headers.push(name, extraHeaders[name]!);
@@ -129,6 +169,14 @@ export class SseConnection implements StreamSink {
     this.registry.open.add(this);
     this.registry.stats.streamsOpened++;
     this.send(first);
+    this.holdFirst = holdFirst;
+  }
+
+  /** The wait for a first event is over: the first bytes go now. */
+  sendFirstBytes(): void {
+    this.waitingAt = -1;
+    this.holdFirst = false;
+    this.flush();
   }
 
   /**
@@ -169,6 +217,11 @@ export class SseConnection implements StreamSink {
   /** Hands this turn's events to the response (the registry calls it on the next tick). */
   flush(): void {
     if (this.closed || this.unsent === '') return;
+    if (this.holdFirst) {
+      // Nothing but the first bytes in this turn: they wait for an event.
+      if (this.waitingAt < 0) this.registry.wait(this);
+      return;
+    }
     this.res.write(this.takeUnsent());
     if (this.res.writableLength > this.registry.limits.maxBufferedBytes + this.largest) this.evict();
   }
@@ -199,6 +252,14 @@ export class SseConnection implements StreamSink {
   private send(chunk: string): void {
     if (this.closed) return;
     if (this.unsent === '') this.registry.flushSoon(this);
+    else if (this.holdFirst) {
+      this.holdFirst = false;
+      // Its first bytes were waiting: they leave with this event.
+      if (this.waitingAt >= 0) {
+        this.registry.unwait(this);
+        this.registry.flushSoon(this);
+      }
+    }
     this.unsent += chunk;
     this.wrote = true;
     if (chunk.length > this.largest) this.largest = chunk.length;
@@ -227,6 +288,7 @@ export class SseConnection implements StreamSink {
     this.closed = true;
     // Whatever was not handed over goes with the connection: the log has it, and a client resumes from there.
     this.unsent = '';
+    if (this.waitingAt >= 0) this.registry.unwait(this);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.registry.open.delete(this);
     this.registry.stats.streamsClosed++;

@@ -104,7 +104,7 @@ export async function handlePost(ctx: WireContext): Promise<void> {
       closeStandaloneSSEStream: () => session.closeStandaloneConnection(),
     });
     const received = session.receive(messages, extra, tag, () => {
-      const sink = json ? new JsonSink(res, { 'Mcp-Session-Id': session.id }, batch) : openStream(ctx, session, session.primingId(tag));
+      const sink = json ? new JsonSink(res, { 'Mcp-Session-Id': session.id }, batch) : openStream(ctx, session, session.primingId(tag), true);
       session.attachFresh(tag, sink);
     });
     outcome = received instanceof Promise ? await received : received;
@@ -201,11 +201,11 @@ const POLLING_VERSIONS = new Set(['2025-11-25']);
 
 /**
  * Opens an SSE response whose first bytes are a priming event: the event id to resume from, empty
- * data, and the retry hint.
+ * data, and the retry hint. A fresh POST's stream sends them with its first event (`holdFirst`).
  */
-function openStream(ctx: WireContext, session: Session, primingId: string): SseConnection {
+function openStream(ctx: WireContext, session: Session, primingId: string, holdFirst = false): SseConnection {
   const conn = new SseConnection(ctx.res, ctx.engine.connections);
-  conn.start({ 'Mcp-Session-Id': session.id }, `id: ${primingId}\nretry: ${ctx.opts.retryMs}\ndata: \n\n`);
+  conn.start({ 'Mcp-Session-Id': session.id }, `id: ${primingId}\nretry: ${ctx.opts.retryMs}\ndata: \n\n`, holdFirst);
   if (ctx.opts.ssePollMs > 0 && POLLING_VERSIONS.has(session.protocolVersion ?? '')) {
     conn.pollAfter(ctx.opts.ssePollMs, ctx.opts.retryMs);
   }

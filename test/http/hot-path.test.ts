@@ -1,7 +1,10 @@
 // The request path's shortcuts (taken for speed, see bench/) change nothing a client can see: the
 // legacy sessionId query in any spelling, JSON content types with parameters or in capitals, bodies
-// arriving in many pieces, the headers of every SSE response, and keepalives only on quiet streams.
+// arriving in many pieces, the headers of every SSE response, a POST stream's first bytes sent with
+// its answer, and keepalives only on quiet streams.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -163,6 +166,40 @@ describe('SSE responses', () => {
     assert.match(events[0]!.id!, /^r\.[A-Za-z0-9_-]+\.0$/);
     assert.deepEqual(JSON.parse(events[1]!.data), { jsonrpc: '2.0', id: 'a-1', result: {} });
     assert.equal(events[1]!.event, 'message');
+  });
+
+  test('an answer a few milliseconds late leaves in one write with the status line and the priming event', async () => {
+    const id = await rawSession(server.url);
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'slow', arguments: { ms: 5 } } });
+    const socket = connect(Number(url('/').port), '127.0.0.1');
+    try {
+      await once(socket, 'connect');
+      const reads: string[] = [];
+      socket.on('data', (chunk: Buffer) => reads.push(chunk.toString()));
+      socket.write(
+        `POST /mcp HTTP/1.1\r\nHost: ${url('/').host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+          `Mcp-Session-Id: ${id}\r\nContent-Length: ${Buffer.byteLength(call)}\r\n\r\n${call}`,
+      );
+      for (let i = 0; i < 200 && !reads.join('').includes('\r\n0\r\n\r\n'); i++) await sleep(25);
+      // Written apart, the headers and the answer would come in two reads, 5 ms apart.
+      assert.equal(reads.length, 1, `${reads.length} reads: ${JSON.stringify(reads)}`);
+      assert.match(reads[0]!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n[\s\S]*id: r\.[^\n]*\.0\nretry: \d+\ndata: \n\n[\s\S]*"slept 5"[\s\S]*\r\n0\r\n\r\n$/);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('a slow answer finds its stream open and primed long before it comes', async () => {
+    const id = await rawSession(server.url);
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'slow', arguments: { ms: 2_000 } } });
+    const res = await post('/mcp', call, { ...STREAMABLE_HEADERS, 'Mcp-Session-Id': id });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /^id: r\.[^\n]*\.0\nretry: \d+\ndata: \n\n$/, 'the priming event, alone: the tool still runs');
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    assert.ok(rest.includes('"slept 2000"'));
   });
 });
 
