@@ -279,7 +279,7 @@ export class Cluster {
       const id = (p.message as { id?: string | number }).id;
       args.push(JSON.stringify(p.message), x, named && p.kind === 'request' && id !== undefined ? requestKey(id) : '');
     }
-    const r = await this.port.script<string[]>(INGRESS, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.index(), k.finished(sid), tag ? k.stream(sid, tag) : k.session(sid)], args);
+    const r = await this.port.script<string[]>(INGRESS, [k.session(sid), k.inbox(sid), k.streamsMeta(sid), k.finished(sid), tag ? k.stream(sid, tag) : k.session(sid)], args);
     if (r[0] === 'gone' || r[0] === 'busy') return { state: r[0], owner: '', epoch: '', ownerAlive: false, prev: '', last: '' };
     return { state: r[0] as 'live' | 'hib', owner: r[1]!, epoch: r[2]!, ownerAlive: Number(r[3]) === 1, prev: r[4]!, last: r[5]! };
   }

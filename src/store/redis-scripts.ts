@@ -15,7 +15,7 @@
 //   P{S}:of      zset   finished POST streams' tags by finish time: beyond the retained count, the
 //                       oldest one's log and fields go (a busy session's metadata stays bounded)
 //   Pi:<iid>     string an instance's lease
-//   Pss          zset   live sessions by last activity (for list_changed fan-out)
+//   Pss          zset   live sessions (for list_changed fan-out; the score is not read)
 //   Prs:<sha1>   set    `S|tag` of the sessions subscribed to a URI
 // Doorbells on channel Pb:<iid>: `in|S` (inbox), `im|S|id|prev|tag|x\nm` (the one message just put in
 // the inbox: x and m are JSON, which never holds a raw newline), `ev|S|tag|id|prev|fin|data` (event for a holder),
@@ -41,7 +41,7 @@ return 1
 
 /**
  * Client messages into the inbox, durably, before they are acknowledged.
- * KEYS: H IN OM IX OF S (the log of the POST's stream; any key of the session when there is none)
+ * KEYS: H IN OM OF S (the log of the POST's stream; any key of the session when there is none)
  * · ARGV: sid me principal now ttl tag leasePrefix channelPrefix n, then n × (m x q)
  * where q names the message's request: always on a legacy session (its answer goes to the one legacy
  * stream), on a Streamable HTTP session only where batches are allowed; '' otherwise.
@@ -63,9 +63,9 @@ if tag ~= '' then
   if open[1] and open[2] ~= '1' then return {'busy'} end
   if open[2] == '1' then
     -- A request id used again after its stream finished: the stream starts over, empty.
-    redis.call('DEL', KEYS[6])
+    redis.call('DEL', KEYS[5])
     redis.call('HDEL', KEYS[3], 'l:' .. tag, 'f:' .. tag, 'dl:' .. tag, 'n:' .. tag)
-    redis.call('ZREM', KEYS[5], tag)
+    redis.call('ZREM', KEYS[4], tag)
   end
   -- Any other request of the POST still running, alone or in a batch (batches: 2025-03-26 only).
   local requests = 0
@@ -89,7 +89,8 @@ if tag ~= '' then
   end
 end
 local alive = 0
-if own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
+-- The caller is the owner: whether its own lease runs changes nothing here (it delivers, or takes over).
+if own == ARGV[2] then alive = 1 elseif own ~= '' and redis.call('EXISTS', ARGV[7] .. own) == 1 then alive = 1 end
 -- Nobody listens on a live owner's channel: its process is gone, though its lease has yet to lapse.
 if st == 'live' and own ~= ARGV[2] and alive == 1 and redis.call('PUBSUB', 'NUMSUB', ARGV[8] .. own)[2] == 0 then alive = 0 end
 -- Messages the owner cannot have had carry their request's mark (n:<tag>, or n:q:<id> for a legacy
@@ -111,8 +112,15 @@ for i = 0, tonumber(ARGV[9]) - 1 do
 end
 redis.call('HSET', KEYS[1], 'il', id, 'la', ARGV[4])
 if tag ~= '' then redis.call('HSET', KEYS[3], 'h:' .. tag, ARGV[2], 's:' .. tag, ep) end
-for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ARGV[5]) end
-redis.call('ZADD', KEYS[4], 'XX', ARGV[4], ARGV[1])
+-- TTLs are renewed a tenth of the TTL beyond it, so a busy session renews them once per tenth, not per
+-- message. OM says when: every other script that renews the session's TTLs sets OM's to the TTL or less
+-- (ATTACH, ACQUIRE, TOUCH), and OM is missing or has none only before its first field, so whenever
+-- OM has more than the TTL left, this script renewed all three in the last tenth, and the messages
+-- just added (a stream is never deleted when trimmed) are in a key that has a TTL.
+local ttl = tonumber(ARGV[5])
+if redis.call('PTTL', KEYS[3]) <= ttl then
+  for _, k in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do redis.call('PEXPIRE', k, ttl + math.floor(ttl / 10)) end
+end
 if st == 'live' and own ~= ARGV[2] and alive == 1 then
   if tonumber(ARGV[9]) == 1 and #ARGV[10] + #ARGV[11] <= ${DOORBELL_MAX_BYTES} then
     redis.call('PUBLISH', ARGV[8] .. own, 'im|' .. ARGV[1] .. '|' .. id .. '|' .. first .. '|' .. tag .. '|' .. ARGV[11] .. '\\n' .. ARGV[10])
@@ -241,6 +249,7 @@ end
 local ep = redis.call('HINCRBY', KEYS[1], 'ep', 1)
 redis.call('HSET', KEYS[1], 'st', 'live', 'own', ARGV[1], 'la', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5]) -- no more than the TTL: the next INGRESS renews all (see there)
 local out = {'ok', tostring(ep), st}
 for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do table.insert(out, v) end
 table.insert(out, '|')

@@ -708,6 +708,31 @@ describe('three instances behind a round-robin proxy', () => {
     await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });
 
+  test('a busy session renews its keys once per tenth of the TTL, and they outlive its last message by the TTL', async () => {
+    const idleMs = 60_000; // the instances' sessionIdleMs, the keys' TTL
+    const sid = await rawSession(proxy.url);
+    const keys = ['', ':in', ':om'].map((s) => `${PREFIX}{${sid}}${s}`);
+    const ttls = () => Promise.all(keys.map(async (k) => (await redis.command('PTTL', k)) as number));
+    await readToEnd(await call(sid, 1, 'echo', { text: 'a' }));
+    const renewed = await ttls();
+    for (const [i, t] of renewed.entries()) assert.ok(t > idleMs, `${keys[i]} renewed a tenth beyond the TTL (${t} ms left)`);
+    await new Promise((r) => setTimeout(r, 30));
+    await readToEnd(await call(sid, 2, 'echo', { text: 'b' }));
+    const later = await ttls();
+    for (const [i, t] of later.entries()) {
+      assert.ok(t <= renewed[i]! - 25, `${keys[i]} not renewed again within the tenth (${renewed[i]} then ${t} ms left)`);
+      assert.ok(t > idleMs, `${keys[i]} still outlives the last message by the TTL (${t} ms left)`);
+    }
+    // Opening a stream sets the hash's and the stream table's TTLs to the TTL: the next message renews all three.
+    const stream = await get(sid);
+    assert.equal(stream.status, 200);
+    await stream.body!.cancel();
+    assert.ok(((await ttls())[0] as number) <= idleMs);
+    await readToEnd(await call(sid, 3, 'echo', { text: 'c' }));
+    for (const [i, t] of (await ttls()).entries()) assert.ok(t > idleMs, `${keys[i]} renewed after the stream was opened (${t} ms left)`);
+    await fetch(`${proxy.url}/mcp`, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
+  });
+
   test('1,000 sessions come and go: every key left has a TTL, none is left of them', async () => {
     const keysBefore = (await scanKeys()).length;
     for (let i = 0; i < 1000; i += 25) {
