@@ -28,7 +28,6 @@ export interface SseLimits {
   stallTimeoutMs: number;
 }
 
-// As a flat [name, value, …] list: writeHead walks it without an object spread per stream.
 /**
  * How long a fresh POST stream's first bytes may wait for its first event. An answer that comes later
  * than the turn its request arrived in (a tool that awaits I/O, a Redis round trip) then leaves in one
@@ -37,6 +36,7 @@ export interface SseLimits {
  */
 const FIRST_BYTES_WAIT_MS = 20;
 
+// As a flat [name, value, …] list: writeHead walks it without an object spread per stream.
 const SSE_HEADERS: readonly string[] = [
   'Content-Type',
   'text/event-stream',
