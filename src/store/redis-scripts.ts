@@ -322,7 +322,6 @@ redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) -- back in the index if the index 
 return redis.call('HGET', KEYS[1], 'sb') or ''
 `;
 
-
 /** The owner's processed inbox position; nothing is written for a session that is gone. KEYS: H IN · ARGV: id */
 export const INBOX_DONE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
