@@ -1,10 +1,16 @@
 // The small port through which mcpwire talks to Redis (node-redis v6): three connections per instance
 // (commands, pub/sub, blocking reads), never one per session; scripts by EVALSHA; up/down tracking.
 import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import type { Logger } from 'pino';
 
 type Client = ReturnType<typeof createClient>;
+interface Connections {
+  commands: Client;
+  pubsub: Client;
+  /** Blocking reads must not share the command connection; its queue would stall behind them. */
+  reader: Client;
+}
 
 export interface RedisPortOptions {
   url: string;
@@ -38,9 +44,8 @@ export class StoreUnavailableError extends Error {
 
 export class RedisPort {
   readonly prefix: string;
-  private readonly cmdClient: Client;
-  private readonly subClient: Client;
-  private readonly blockClient: Client;
+  /** Made by `connect`, which loads node-redis: an instance without Redis never loads it (~20 MiB of RSS). */
+  private connections: Connections | undefined;
   private readonly shas = new Map<string, string>();
   private readonly listeners = new Set<(up: boolean) => void>();
   private upSince = 0;
@@ -53,8 +58,17 @@ export class RedisPort {
 
   constructor(private readonly opts: RedisPortOptions) {
     this.prefix = opts.prefix;
+  }
+
+  private get c(): Connections {
+    if (!this.connections) throw new Error('mcpwire: the Redis port was used before connect()');
+    return this.connections;
+  }
+
+  private async createConnections(): Promise<Connections> {
+    const { createClient } = await import('redis');
     const base = {
-      url: opts.url,
+      url: this.opts.url,
       RESP: 3 as const,
       maintNotifications: 'disabled' as const,
       // A command that was sent when the socket dropped may have run: it is rejected, never resent.
@@ -67,24 +81,28 @@ export class RedisPort {
     };
     // Command timeouts are ours (see `guard`): node-redis's own (on by default) arm a timer and an
     // AbortSignal per command, a tenth of an instance's CPU under load.
-    this.cmdClient = createClient({ ...base, commandOptions: { timeout: 0 } });
-    this.subClient = createClient(base);
-    // Blocking reads must not share the command connection; its queue would stall behind them.
-    this.blockClient = createClient(base);
-    for (const [name, c] of [['commands', this.cmdClient], ['pubsub', this.subClient], ['reader', this.blockClient]] as const) {
+    const connections: Connections = {
+      commands: createClient({ ...base, commandOptions: { timeout: 0 } }),
+      pubsub: createClient(base),
+      reader: createClient(base),
+    };
+    for (const [name, c] of Object.entries(connections)) {
       // Without an error listener node-redis would crash the process on the first connection error.
       c.on('error', (err: Error) => {
         this.lastError = err.message || err.name;
         this.opts.log.debug({ err: err.message, connection: name }, 'redis connection error');
       });
     }
-    this.cmdClient.on('ready', () => this.setUp(true));
-    this.cmdClient.on('end', () => this.setUp(false));
-    this.cmdClient.on('reconnecting', () => this.setUp(false));
+    connections.commands.on('ready', () => this.setUp(true));
+    connections.commands.on('end', () => this.setUp(false));
+    connections.commands.on('reconnecting', () => this.setUp(false));
+    return connections;
   }
 
   async connect(): Promise<void> {
-    const connected = Promise.all([this.cmdClient.connect(), this.subClient.connect(), this.blockClient.connect()]);
+    this.connections ??= await this.createConnections();
+    const all = Object.values(this.connections);
+    const connected = Promise.all(all.map((c) => c.connect()));
     const ms = this.opts.startTimeoutMs ?? 0;
     if (ms > 0) {
       // node-redis retries for ever: a wrong URL or a Redis that never comes would hold start-up silently.
@@ -93,7 +111,7 @@ export class RedisPort {
       const outcome = await Promise.race([connected.then(() => 'ok' as const), gaveUp]).finally(() => clearTimeout(timer));
       if (outcome === 'timeout') {
         connected.catch(() => {}); // rejected by the destroy below
-        for (const c of [this.cmdClient, this.subClient, this.blockClient]) if (c.isOpen) c.destroy();
+        for (const c of all) if (c.isOpen) c.destroy();
         throw new RedisUnreachableError(new URL(this.opts.url).host || 'localhost', ms, this.lastError);
       }
     } else {
@@ -129,7 +147,7 @@ export class RedisPort {
   }
 
   command<T = unknown>(args: string[]): Promise<T> {
-    return this.guard(this.cmdClient.sendCommand(args)) as Promise<T>;
+    return this.guard(this.c.commands.sendCommand(args)) as Promise<T>;
   }
 
   /**
@@ -179,21 +197,21 @@ export class RedisPort {
     }
     const argv = [String(keys.length), ...keys, ...args.map(String)];
     try {
-      return (await this.guard(this.cmdClient.sendCommand(['EVALSHA', sha, ...argv]))) as T;
+      return (await this.guard(this.c.commands.sendCommand(['EVALSHA', sha, ...argv]))) as T;
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return (await this.guard(this.cmdClient.sendCommand(['EVAL', source, ...argv]))) as T;
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return (await this.guard(this.c.commands.sendCommand(['EVAL', source, ...argv]))) as T;
       throw err;
     }
   }
 
   async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
-    await this.subClient.subscribe(channel, listener);
+    await this.c.pubsub.subscribe(channel, listener);
   }
 
   /** XREAD BLOCK on the dedicated connection (never BLOCK 0: a dead Redis must not hang it forever). */
   async blockingRead(args: string[]): Promise<unknown> {
     try {
-      return await this.blockClient.sendCommand(args);
+      return await this.c.reader.sendCommand(args);
     } catch (err) {
       throw this.translate(err);
     }
@@ -201,7 +219,7 @@ export class RedisPort {
 
   /** The subscriber connection is back after a break: doorbells may have been missed. */
   onResubscribed(listener: () => void): void {
-    this.subClient.on('ready', listener);
+    this.c.pubsub.on('ready', listener);
   }
 
   private translate(err: unknown): Error {
@@ -213,7 +231,7 @@ export class RedisPort {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watchdog);
-    await Promise.all([this.cmdClient, this.subClient, this.blockClient].map((c) => this.closeClient(c)));
+    await Promise.all(Object.values(this.connections ?? {}).map((c) => this.closeClient(c)));
   }
 
   private async closeClient(c: Client): Promise<void> {

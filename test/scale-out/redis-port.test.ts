@@ -3,6 +3,7 @@
 // command), nothing hangs, and commands work again as soon as Redis answers; a start that Redis does
 // not answer fails in time.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { pino } from 'pino';
@@ -143,6 +144,28 @@ test('closing does not wait for a Redis that is away: at once when it is down, w
   } finally {
     await redis.start();
   }
+});
+
+test('node-redis is loaded by an instance that uses Redis and never by one that does not', async () => {
+  // A real process, since this one has loaded node-redis long ago: it serves and closes, and its
+  // loader reports every module file it resolved.
+  const script = `
+    const { serve } = await import('./src/index.ts');
+    const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js');
+    const url = process.argv[1];
+    const server = await serve({ port: 0, createServer: () => new McpServer({ name: 'x', version: '1' }), ...(url ? { redis: { url, prefix: 'load:' } } : {}) });
+    await server.close();`;
+  const redisModulesLoaded = async (...args: string[]) => {
+    const stderr = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', 'tsx', '--import', './test/fixtures/log-resolved.mjs', '--input-type=module', '-e', script, ...args], (err, _out, errOut) =>
+        err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(errOut),
+      ),
+    );
+    assert.match(stderr, /resolved .*\/src\/server\.ts/, 'the loader reported what it resolved');
+    return stderr.split('\n').filter((l) => /\/node_modules\/(redis|@redis\/[^/]+)\//.test(l)).length;
+  };
+  assert.equal(await redisModulesLoaded(), 0, 'no node-redis module without Redis');
+  assert.ok((await redisModulesLoaded(redis.url)) > 0, 'node-redis loaded with Redis');
 });
 
 /** The Redis connections of a refused start are closed: the process is left with what it had. */
