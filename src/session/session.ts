@@ -6,6 +6,7 @@ import type { Backend, BackendFactory, BackendHost, InboundExtra, SessionContext
 import { ErrorCode, type JSONRPCMessage, type ParsedMessage, type RequestId } from '../jsonrpc.js';
 import type { EventStore, ReadResult, StreamLog } from '../store/types.js';
 import { GET_TAG, LEGACY_TAG, formatEventId } from './event-id.js';
+import { Queue } from './queue.js';
 import { STREAM_END, type SseConnection, type StreamSink } from './sse-writer.js';
 import type { Stats } from './stats.js';
 import { MAX_SUBSCRIBED_CHARS, MAX_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS } from './subscription-limits.js';
@@ -100,7 +101,7 @@ export class Session {
   // are made when first needed (a hibernated session is plain data, and there may be 19,000 of them).
   /** Requests whose response is sent and on its way to the log: a cancellation comes too late. */
   private answering: Set<RequestId> | undefined;
-  private readonly finishedQueue: OutStream[] = [];
+  private finishedQueue: Queue<OutStream> | undefined;
   protected recorded: Map<RequestId, { method: string; params: Record<string, unknown> | undefined }> | undefined;
   /** Server→client requests still waiting for the client's answer: the backend must stay awake. */
   protected serverRequests: Set<RequestId> | undefined;
@@ -504,7 +505,7 @@ export class Session {
   protected finish(stream: OutStream): void {
     stream.finished = true;
     stream.finishedAt = Date.now();
-    this.finishedQueue.push(stream);
+    (this.finishedQueue ??= new Queue()).push(stream);
     const sink = stream.sink;
     stream.sink = undefined;
     if (sink) {
@@ -516,22 +517,21 @@ export class Session {
   /** Lets go of finished POST streams past the retained count or older than their TTL (also from the sweeper). */
   pruneFinished(): void {
     const q = this.finishedQueue;
-    if (q.length === 0) return;
+    if (!q || q.length === 0) return;
     const oldest = Date.now() - this.deps.finishedStreamTtlMs;
-    // shift(), not splice(): a busy session drops one stream per request, and shift allocates nothing.
-    while (q.length > 0 && (q.length > this.deps.retainFinishedStreams || q[0]!.finishedAt < oldest)) {
+    while (q.length > 0 && (q.length > this.deps.retainFinishedStreams || q.peek()!.finishedAt < oldest)) {
       const s = q.shift()!;
       if (this.streams.get(s.tag) === s) this.streams.delete(s.tag);
       void s.log.drop();
     }
+    if (q.length === 0) this.finishedQueue = undefined;
   }
 
   private letGoOfHandshake(): void {
     const s = this.handshakeStream;
     this.handshakeStream = undefined;
     if (!s?.finished) return;
-    const at = this.finishedQueue.indexOf(s);
-    if (at >= 0) this.finishedQueue.splice(at, 1);
+    this.finishedQueue?.remove(s);
     if (this.streams.get(s.tag) === s) this.streams.delete(s.tag);
     void s.log.drop();
   }
@@ -707,7 +707,7 @@ export class Session {
     this.pending.clear();
     this.answering = this.recorded = this.serverRequests = this.replayIds = undefined;
     this.handshakeStream = undefined;
-    this.finishedQueue.length = 0;
+    this.finishedQueue = undefined;
     const backend = this.backend;
     this.backend = undefined;
     this.backendStarting = undefined;
