@@ -44,7 +44,7 @@ export class StoreUnavailableError extends Error {
 
 export class RedisPort {
   readonly prefix: string;
-  /** Made by `connect`, which loads node-redis: an instance without Redis never loads it (~20 MiB of RSS). */
+  /** Made by `connect`, which loads node-redis: an instance without Redis never loads it (8–10 MiB of RSS). */
   private connections: Connections | undefined;
   private readonly shas = new Map<string, string>();
   private readonly listeners = new Set<(up: boolean) => void>();
@@ -101,6 +101,8 @@ export class RedisPort {
 
   async connect(): Promise<void> {
     this.connections ??= await this.createConnections();
+    // Closed while node-redis was loading: nothing is connected yet, and nothing may be now.
+    if (this.closed) throw new StoreUnavailableError('the Redis port was closed while it connected');
     const all = Object.values(this.connections);
     const connected = Promise.all(all.map((c) => c.connect()));
     const ms = this.opts.startTimeoutMs ?? 0;

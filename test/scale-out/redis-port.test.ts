@@ -146,6 +146,15 @@ test('closing does not wait for a Redis that is away: at once when it is down, w
   }
 });
 
+test('a port closed while it connects opens no connection and says why', async () => {
+  const early = new RedisPort({ url: redis.url, prefix: 'port:', commandTimeoutMs: 300, log: pino({ level: 'silent' }) });
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
+  const connecting = early.connect();
+  await early.close();
+  await assert.rejects(connecting, /closed while it connected/);
+  await waitForHandles(handles);
+});
+
 test('node-redis is loaded by an instance that uses Redis and never by one that does not', async () => {
   // A real process, since this one has loaded node-redis long ago: it serves and closes, and its
   // loader reports every module file it resolved.
