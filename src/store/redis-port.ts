@@ -60,7 +60,7 @@ export class RedisPort {
     this.prefix = opts.prefix;
   }
 
-  private get c(): Connections {
+  private get clients(): Connections {
     if (!this.connections) throw new Error('mcpwire: the Redis port was used before connect()');
     return this.connections;
   }
@@ -149,7 +149,7 @@ export class RedisPort {
   }
 
   command<T = unknown>(args: string[]): Promise<T> {
-    return this.guard(this.c.commands.sendCommand(args)) as Promise<T>;
+    return this.guard(this.clients.commands.sendCommand(args)) as Promise<T>;
   }
 
   /**
@@ -199,21 +199,21 @@ export class RedisPort {
     }
     const argv = [String(keys.length), ...keys, ...args.map(String)];
     try {
-      return (await this.guard(this.c.commands.sendCommand(['EVALSHA', sha, ...argv]))) as T;
+      return (await this.guard(this.clients.commands.sendCommand(['EVALSHA', sha, ...argv]))) as T;
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return (await this.guard(this.c.commands.sendCommand(['EVAL', source, ...argv]))) as T;
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return (await this.guard(this.clients.commands.sendCommand(['EVAL', source, ...argv]))) as T;
       throw err;
     }
   }
 
   async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
-    await this.c.pubsub.subscribe(channel, listener);
+    await this.clients.pubsub.subscribe(channel, listener);
   }
 
   /** XREAD BLOCK on the dedicated connection (never BLOCK 0: a dead Redis must not hang it forever). */
   async blockingRead(args: string[]): Promise<unknown> {
     try {
-      return await this.c.reader.sendCommand(args);
+      return await this.clients.reader.sendCommand(args);
     } catch (err) {
       throw this.translate(err);
     }
@@ -221,7 +221,7 @@ export class RedisPort {
 
   /** The subscriber connection is back after a break: doorbells may have been missed. */
   onResubscribed(listener: () => void): void {
-    this.c.pubsub.on('ready', listener);
+    this.clients.pubsub.on('ready', listener);
   }
 
   private translate(err: unknown): Error {
