@@ -90,13 +90,14 @@ export function gatewayCommand(): Command {
       throw startError(err, flags);
     }
     server.handler.addHealthCheck(gateway.healthCheck);
-    log.info({ url: server.url, command, args, mode: flags.shared ? 'shared' : 'isolated' }, `mcpwire gateway listening on ${server.url} (/mcp, /sse)`);
     const stop = async () => {
       await server.close({ drainMs: flags.drainMs });
       await gateway.close();
     };
+    // Before the line that says it listens: whoever acts on that line may send a signal at once.
     exitOnSignals(stop, log);
     if (flags.exitWithParent) watchParent(stop, log);
+    log.info({ url: server.url, command, args, mode: flags.shared ? 'shared' : 'isolated' }, `mcpwire gateway listening on ${server.url} (/mcp, /sse)`);
   });
   return cmd;
 }

@@ -51,13 +51,14 @@ export function serveCommand(): Command {
       throw startError(err, flags);
     });
     const url = running.server.url;
+    // Before the line that says it serves: whoever acts on that line may send a signal at once.
+    exitOnSignals(() => running.close({ drainMs: flags.drainMs }), log);
     log.info(
       { url, root: running.app.root, files: running.app.index.size, writable: Boolean(flags.writable) },
       `mcpwire serve: MCP at ${url}/mcp and ${url}/sse` +
         (flags.dashboard ? `; dashboard at ${url}/${flags.token?.length ? '?token=<your token>' : ''}` : '') +
         (flags.metrics ? `; metrics at ${url}/metrics` : ''),
     );
-    exitOnSignals(() => running.close({ drainMs: flags.drainMs }), log);
   });
   return cmd;
 }
